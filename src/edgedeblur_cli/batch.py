@@ -1,0 +1,265 @@
+"""Running an image-to-image command over files, folders and stdin, the way scripts need it.
+
+Collects inputs, names outputs, skips existing outputs unless asked, never writes over an
+input, writes atomically, batches same-size images, keeps going past failures and counts
+them for the exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .io import EXTENSIONS, ImageData, ImageReadError, ImageWriteError, encode_image, is_supported, read_image, write_atomic
+
+STDIO = "-"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and where each of its outputs goes (``"-"`` is stdout)."""
+
+    source: Path | None  # None reads stdin
+    display: str
+    outputs: dict[str, Path | str]  # kind ("main", "edges", "compare") -> destination
+    ext: str
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    results: list[dict] = field(default_factory=list)
+
+    def line(self, verb: str) -> str:
+        return f"{self.done} {verb}, {self.skipped} skipped, {self.failed} failed"
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What the user asked for with -o, --suffix, --ext."""
+
+    out: str | None
+    suffix: str
+    ext: str | None
+    recursive: bool
+    default_stdin_ext: str = "png"
+
+
+class UsageProblem(Exception):
+    """Bad command-line use (exit status 2)."""
+
+
+def collect_inputs(inputs: tuple[str, ...], recursive: bool, note: Callable[[str], None]) -> list[tuple[Path | None, Path | None]]:
+    """Expand INPUT... into (file, folder it came from) pairs; ``(None, None)`` is stdin.
+
+    Folders contribute their supported images (descending with ``recursive``), others are
+    noted and skipped; a path that does not exist is kept so it fails with its own line.
+    """
+    items: list[tuple[Path | None, Path | None]] = []
+    seen: set[str] = set()
+    for raw in inputs:
+        if raw == STDIO:
+            if any(p is None for p, _ in items):
+                raise UsageProblem("stdin ('-') can be given only once")
+            items.append((None, None))
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            for file in _walk(path, recursive, note):
+                key = os.path.realpath(file)
+                if key not in seen:
+                    seen.add(key)
+                    items.append((file, path))
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            note(f"{raw}: given more than once, processed once")
+            continue
+        seen.add(key)
+        items.append((path, None))
+    return items
+
+
+def _walk(folder: Path, recursive: bool, note: Callable[[str], None]) -> list[Path]:
+    found: list[Path] = []
+    visited: set[str] = set()
+
+    def visit(current: Path) -> None:
+        real = os.path.realpath(current)
+        if real in visited:
+            note(f"{current}: folder already visited (symlink loop?), skipped")
+            return
+        visited.add(real)
+        try:
+            entries = sorted(current.iterdir(), key=lambda p: p.name)
+        except OSError as exc:
+            note(f"{current}: cannot list folder ({exc.strerror or exc}), skipped")
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                if recursive:
+                    visit(entry)
+            elif is_supported(entry):
+                found.append(entry)
+            else:
+                note(f"{entry}: not a supported image type, skipped")
+
+    visit(folder)
+    return found
+
+
+def plan_jobs(
+    items: list[tuple[Path | None, Path | None]], plan: OutputPlan, extras: dict[str, tuple[str | None, str]] | None = None
+) -> list[Job]:
+    """Decide every output path. ``extras`` maps an extra output kind to (folder or None for beside the main output, suffix)."""
+    if not items:
+        raise UsageProblem("no input images")
+    out = plan.out
+    single = len(items) == 1
+    to_stdout = out == STDIO or (out is None and single and items[0][0] is None)
+    if to_stdout and not single:
+        raise UsageProblem("-o - writes one image to stdout: give exactly one input")
+    if out is None and not single and any(src is None for src, _ in items):
+        raise UsageProblem("reading stdin together with files needs -o DIR")
+    out_is_dir = (
+        out not in (None, STDIO) and (Path(out).is_dir() or not single or Path(out).suffix.lower() not in EXTENSIONS)
+    )
+    jobs = []
+    for index, (source, base) in enumerate(items):
+        ext = (plan.ext or (source.suffix.lstrip(".") if source is not None else plan.default_stdin_ext)).lower()
+        stem = source.stem if source is not None else "stdin"
+        if to_stdout:
+            main: Path | str = STDIO
+        elif out is None:
+            main = source.with_name(f"{stem}{plan.suffix}.{ext}")
+        elif out_is_dir:
+            sub = source.parent.relative_to(base) if (plan.recursive and base is not None and source is not None) else Path()
+            main = Path(out) / sub / f"{stem}{'' if source is not None else f'-{index}'}.{ext}"
+        else:
+            main = Path(out)
+            ext = plan.ext or main.suffix.lstrip(".").lower()
+        outputs: dict[str, Path | str] = {"main": main}
+        for kind, (folder, suffix) in (extras or {}).items():
+            if folder is not None:
+                outputs[kind] = Path(folder) / f"{stem}{suffix}.png"
+            elif main == STDIO:
+                outputs[kind] = Path(f"{stem}{suffix}.png")
+            else:
+                outputs[kind] = Path(main).with_name(f"{Path(main).stem}{suffix}.png")
+        jobs.append(Job(source, str(source) if source is not None else "<stdin>", outputs, ext))
+    return jobs
+
+
+def run_jobs(
+    jobs: list[Job],
+    process: Callable[[list[ImageData]], list[dict[str, ImageData]]],
+    *,
+    verb: str,
+    overwrite: bool,
+    quality: int,
+    batch_size: int,
+    note: Callable[[str], None],
+    error: Callable[[str], None],
+    debug: bool = False,
+    progress: bool = False,
+    stdout=None,
+) -> Summary:
+    """Read, process (same-size images batched) and write every job; returns the counts."""
+    summary = Summary()
+    input_keys = {os.path.realpath(j.source) for j in jobs if j.source is not None}
+    pending: list[tuple[Job, ImageData]] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="img", file=sys.stderr, dynamic_ncols=True)
+
+    def fail(job: Job, reason: str) -> None:
+        summary.failed += 1
+        summary.results.append({"input": job.display, "status": "failed", "reason": reason})
+        error(f"{job.display}: {reason}")
+        if bar:
+            bar.update(1)
+
+    def flush() -> None:
+        groups: dict[tuple[int, int], list[tuple[Job, ImageData]]] = {}
+        for job, image in pending:
+            groups.setdefault(image.size, []).append((job, image))
+        pending.clear()
+        for group in groups.values():
+            try:
+                produced = process([image for _, image in group])
+            except Exception as exc:  # a model failure on one batch must not stop the others
+                if debug:
+                    traceback.print_exc()
+                for job, _ in group:
+                    fail(job, f"processing failed ({type(exc).__name__}: {exc})")
+                continue
+            for (job, image), outputs in zip(group, produced):
+                _write_outputs(job, outputs, image)
+
+    def _write_outputs(job: Job, outputs: dict[str, ImageData], image: ImageData) -> None:
+        written = []
+        try:
+            for kind, destination in job.outputs.items():
+                if kind not in outputs:
+                    continue
+                ext = job.ext if kind == "main" else "png"
+                data = encode_image(outputs[kind], ext, quality)
+                if destination == STDIO:
+                    (stdout or sys.stdout.buffer).write(data)
+                    (stdout or sys.stdout.buffer).flush()
+                else:
+                    destination = Path(destination)
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(destination, data)
+                written.append(str(destination))
+        except (ImageWriteError, OSError) as exc:
+            if debug:
+                traceback.print_exc()
+            fail(job, f"cannot write output ({exc})")
+            return
+        summary.done += 1
+        summary.results.append({"input": job.display, "status": "done", "outputs": written})
+        if bar:
+            bar.update(1)
+
+    for job in jobs:
+        main = job.outputs["main"]
+        if main != STDIO:
+            main_path = Path(main)
+            if os.path.realpath(main_path) in input_keys:
+                fail(job, f"output {main_path} would overwrite an input; choose another -o or --suffix")
+                continue
+            if main_path.exists() and not overwrite:
+                summary.skipped += 1
+                summary.results.append({"input": job.display, "status": "skipped", "output": str(main_path)})
+                note(f"{job.display}: {main_path} exists, skipped (use --overwrite)")
+                if bar:
+                    bar.update(1)
+                continue
+        try:
+            image = read_image(sys.stdin.buffer.read() if job.source is None else job.source)
+        except ImageReadError as exc:
+            if debug:
+                traceback.print_exc()
+            fail(job, str(exc))
+            continue
+        except MemoryError:
+            fail(job, "not enough memory to decode this image")
+            continue
+        pending.append((job, image))
+        if len(pending) >= batch_size:
+            flush()
+    flush()
+    if bar:
+        bar.close()
+    return summary

@@ -1,0 +1,394 @@
+"""The ``edgedeblur`` command line: thin click commands over the library modules.
+
+stdout carries only image data or ``--json`` results; notes, errors and progress go to stderr.
+Exit status: 0 all done, 1 some input failed (the rest are still done), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+import numpy as np
+
+from . import __version__
+from .models import DEFAULT_MODEL, list_models
+
+RESTORE_EXAMPLES = """
+\b
+Examples:
+  edgedeblur restore photo.jpg                 # writes photo_restored.jpg
+  edgedeblur restore shots/ -r -o fixed/       # a folder tree, mirrored into fixed/
+  cat a.png | edgedeblur restore - > b.png     # a pipe
+  edgedeblur restore big.tif --tile 512 --compare
+"""
+
+
+def _stderr(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class _Context:
+    def __init__(self, quiet: bool, debug: bool) -> None:
+        self.quiet = quiet
+        self.debug = debug
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            _stderr(f"note: {message}")
+
+    def error(self, message: str) -> None:
+        _stderr(f"error: {message}")
+
+
+def _fatal(ctx: _Context, exc: BaseException, code: int = 1) -> None:
+    if ctx.debug:
+        traceback.print_exc()
+    ctx.error(str(exc))
+    sys.exit(code)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""
+\b
+Examples:
+  edgedeblur restore photo.jpg
+  edgedeblur restore shots/ -r -o fixed/
+  edgedeblur degrade sharp.png --seed 1
+  edgedeblur train --dataset photos/ --crop 32 --downscale 2:8 --max-minutes 10 --out runs/m
+  edgedeblur evaluate --dataset test-photos/ --crop 32 --downscale 2:8 --model runs/m
+""",
+)
+@click.version_option(__version__, prog_name="edgedeblur")
+def main() -> None:
+    """Remove Gaussian blur and noise from photos with an edge-aware network."""
+
+
+# ---------------------------------------------------------------- shared file options
+
+
+def _file_options(default_suffix: str, default_ext: str | None):
+    def decorate(func):
+        options = [
+            click.argument("inputs", nargs=-1, metavar="INPUT..."),
+            click.option("-o", "--output", "output", help="Output file (one input), folder (several), or - for stdout."),
+            click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders (mirrored under -o DIR)."),
+            click.option("--suffix", default=default_suffix, show_default=True, help="Added to the name of outputs written beside inputs."),
+            click.option(
+                "--ext",
+                type=click.Choice(["png", "jpg", "webp", "tif", "bmp"]),
+                default=default_ext,
+                help="Output format (default: the input's; PNG for stdin).",
+            ),
+            click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality."),
+            click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced)."),
+            click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout."),
+            click.option("-q", "--quiet", is_flag=True, help="Silence notes (errors still print)."),
+            click.option("--debug", is_flag=True, help="Show tracebacks."),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _model_options(func):
+    options = [
+        click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help=f"One of: {', '.join(list_models())}."),
+        click.option("--weights", type=click.Path(), help="A model folder or .safetensors file to use instead of the published weights."),
+        click.option("--hub-repo", envvar="EDGEDEBLUR_HUB_REPO", help="Hugging Face repo to fetch weights from [env: EDGEDEBLUR_HUB_REPO]."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
+        click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Images (or tiles) per forward pass."),
+        click.option("--tile", type=click.IntRange(32), default=512, show_default=True, help="Process larger images in tiles of PX pixels."),
+        click.option("--tile-overlap", type=click.IntRange(0), default=64, show_default=True, help="Overlap of neighbouring tiles, PX."),
+        click.option("--half", is_flag=True, help="fp16 inference on CUDA."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_file_command(ctx: _Context, verb: str, inputs, output, recursive, suffix, ext, quality, overwrite, as_json, process, batch_size, extras=None):
+    from .batch import OutputPlan, UsageProblem, collect_inputs, plan_jobs, run_jobs
+
+    try:
+        items = collect_inputs(inputs, recursive, ctx.note)
+        jobs = plan_jobs(items, OutputPlan(output, suffix, ext, recursive), extras)
+    except UsageProblem as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json and any(j.outputs["main"] == "-" for j in jobs):
+        raise click.UsageError("--json uses stdout: write images to files with -o")
+    summary = run_jobs(
+        jobs,
+        process,
+        verb=verb,
+        overwrite=overwrite,
+        quality=quality,
+        batch_size=batch_size,
+        note=ctx.note,
+        error=ctx.error,
+        debug=ctx.debug,
+        progress=sys.stderr.isatty() and len(jobs) > 1 and not ctx.quiet,
+    )
+    if as_json:
+        click.echo(json.dumps({"summary": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed}, "results": summary.results}, indent=2))
+    if len(jobs) > 1 or summary.failed or summary.skipped:
+        if not ctx.quiet or summary.failed:
+            _stderr(summary.line(verb))
+    sys.exit(1 if summary.failed else 0)
+
+
+def _load(ctx: _Context, model_name, weights, hub_repo, device):
+    from .restore import load_model
+    from .weights import WeightsError
+
+    try:
+        return load_model(model_name, weights, device, hub_repo, ctx.note)
+    except (WeightsError, ValueError, RuntimeError) as exc:
+        _fatal(ctx, exc)
+
+
+# ---------------------------------------------------------------- restore
+
+
+@main.command(epilog=RESTORE_EXAMPLES)
+@_file_options("_restored", None)
+@_model_options
+@click.option("--save-edges", type=click.Path(file_okay=False), help="Also write each edge map into this folder.")
+@click.option("--compare", is_flag=True, help="Also write <name>_compare.png: input | edges | restored.")
+def restore(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, model_name, weights, hub_repo, device, batch_size, tile, tile_overlap, half, save_edges, compare):
+    """Restore blurred, noisy photos (files, folders, or - for stdin)."""
+    from .restore import RestoreOptions, restore_arrays
+
+    ctx = _Context(quiet, debug)
+    try:
+        options = RestoreOptions(tile, tile_overlap, batch_size, half)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    model = _load(ctx, model_name, weights, hub_repo, device)
+
+    def process(images):
+        results = restore_arrays(model, [im.pixels for im in images], options)
+        outputs = []
+        for image, (restored, edges) in zip(images, results):
+            out = {"main": image.with_pixels(restored)}
+            if edges is not None:
+                edge_image = _edge_image(edges)
+                out["edges"] = edge_image
+                out["compare"] = _compare_image(image.pixels, edges, restored)
+            outputs.append(out)
+        return outputs
+
+    extras = {}
+    if save_edges:
+        extras["edges"] = (save_edges, "_edges")
+    if compare:
+        extras["compare"] = (None, "_compare")
+    _run_file_command(ctx, "restored", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, process, batch_size, extras)
+
+
+def _edge_image(edges: np.ndarray):
+    from .io import ImageData
+
+    return ImageData(np.repeat(edges[..., None], 3, axis=2).astype(np.float32), grayscale=True)
+
+
+def _compare_image(degraded: np.ndarray, edges: np.ndarray, restored: np.ndarray):
+    from .io import ImageData
+
+    gap = np.ones((degraded.shape[0], 4, 3), dtype=np.float32)
+    edge_rgb = np.repeat(edges[..., None], 3, axis=2)
+    return ImageData(np.concatenate([np.clip(degraded, 0, 1), gap, edge_rgb, gap, restored], axis=1).astype(np.float32))
+
+
+# ---------------------------------------------------------------- edges
+
+
+@main.command()
+@_file_options("_edges", "png")
+@_model_options
+def edges(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, model_name, weights, hub_repo, device, batch_size, tile, tile_overlap, half):
+    """Write the edge map the model's edge branch predicts for each image.
+
+    \b
+    Examples:
+      edgedeblur edges photo.png            # writes photo_edges.png
+      edgedeblur edges shots/ -o edges/
+    """
+    from .restore import RestoreOptions, restore_arrays
+
+    ctx = _Context(quiet, debug)
+    options = RestoreOptions(tile, tile_overlap, batch_size, half)
+    model = _load(ctx, model_name, weights, hub_repo, device)
+    if not hasattr(model, "forward_with_edges"):
+        _fatal(ctx, ValueError(f"model {model_name} has no edge branch"))
+
+    def process(images):
+        results = restore_arrays(model, [im.pixels for im in images], options)
+        return [{"main": _edge_image(edge_map)} for _, edge_map in results]
+
+    _run_file_command(ctx, "written", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, process, batch_size)
+
+
+# ---------------------------------------------------------------- degrade
+
+
+@main.command()
+@_file_options("_degraded", None)
+@click.option("--sigma", default="1:4", show_default=True, help="Blur sigma: a number, or LOW:HIGH drawn uniformly per image.")
+@click.option("--kernel", type=click.IntRange(1), default=5, show_default=True, help="Odd Gaussian kernel size.")
+@click.option("--noise", type=click.FloatRange(0), default=0.02, show_default=True, help="Std of the added Gaussian noise, on [0, 1] pixels.")
+@click.option("--seed", type=int, help="Seed: the same seed gives the same output bytes.")
+def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, sigma, kernel, noise, seed):
+    """Blur and add noise exactly as the seed study did (OpenCV GaussianBlur, then Gaussian noise).
+
+    The degradation itself is not clipped; writing an 8-bit (or 16-bit) file clips it to [0, 1].
+    Image i of a call uses its own random stream seeded by (--seed, i).
+
+    \b
+    Examples:
+      edgedeblur degrade photo.png --seed 1            # writes photo_degraded.png
+      edgedeblur degrade sharp/ -o blurred/ --sigma 2.5 --noise 0.01
+    """
+    from .degrade import DegradeConfig, degrade_random, parse_sigma
+
+    ctx = _Context(quiet, debug)
+    try:
+        low, high = parse_sigma(sigma)
+        config = DegradeConfig(low, high, kernel, noise)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    base_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**63))
+    counter = iter(range(10**12))
+
+    def process(images):
+        outputs = []
+        for image in images:
+            rng = np.random.default_rng([base_seed, next(counter)])
+            degraded, _ = degrade_random(image.pixels, rng, config)
+            outputs.append({"main": image.with_pixels(np.clip(degraded, 0, 1))})
+        return outputs
+
+    _run_file_command(ctx, "degraded", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, process, 1)
+
+
+# ---------------------------------------------------------------- train
+
+
+def _dataset_options(func):
+    options = [
+        click.option("--dataset", required=True, help="'cifar10' or a folder of photos (searched recursively)."),
+        click.option("--crop", type=click.IntRange(8), help="Train/evaluate on random square crops of PX pixels."),
+        click.option("--downscale", default="1", show_default=True, help="Shrink crops first by a factor, or LOW:HIGH drawn per crop."),
+        click.option("--data-root", envvar="EDGEDEBLUR_DATA", help="Where CIFAR-10 lives or is downloaded [env: EDGEDEBLUR_DATA]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _dataset_spec(dataset, crop, downscale, data_root):
+    from .data import DatasetSpec, parse_downscale
+
+    try:
+        return DatasetSpec(dataset, crop, parse_downscale(downscale), data_root)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@main.command()
+@_dataset_options
+@click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help=f"One of: {', '.join(list_models())}.")
+@click.option("--stage", type=click.Choice(["auto", "edges", "deblur", "all", "joint"]), default="auto", show_default=True,
+              help="edges: EdgeNet on Canny targets; deblur: restorer with the EdgeNet frozen; all: edges then deblur; "
+                   "joint: both at once; auto: all for seed, joint for edgedeblur-s.")
+@click.option("--epochs", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--epoch-size", type=click.IntRange(1), help="Samples per epoch (default: 3x the images for cifar10, 10000 crops otherwise).")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--patience", type=click.IntRange(1), default=7, show_default=True, help="Early-stopping patience, epochs.")
+@click.option("--max-minutes", type=click.FloatRange(0, min_open=True), help="Stop after this much training time; the best model so far is kept.")
+@click.option("--out", type=click.Path(file_okay=False), default="runs/model", show_default=True, help="Output model folder.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt exactly (optimizer, epoch, RNG).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--edge-loss", type=click.Choice(["bce", "gan"]), default="bce", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_size, batch_size, lr, patience, max_minutes, out, resume, device, edge_loss, seed, debug):
+    """Train a model; OUT becomes a loadable model folder (config.json + model.safetensors).
+
+    \b
+    Examples:
+      edgedeblur train --dataset cifar10 --model seed
+      edgedeblur train --dataset photos/train --crop 32 --downscale 2:8 --max-minutes 30 --out runs/s
+      edgedeblur train --dataset photos/train --crop 32 --downscale 2:8 --out runs/s --resume
+    """
+    from .data import DatasetError
+    from .train import TrainConfig
+    from .train import train as run_training
+
+    ctx = _Context(False, debug)
+    spec = _dataset_spec(dataset, crop, downscale, data_root)
+    config = TrainConfig(
+        dataset=spec, out=Path(out), model=model_name, stage=stage, epochs=epochs, batch_size=batch_size, lr=lr,
+        patience=patience, max_minutes=max_minutes, resume=resume, device=device, edge_loss=edge_loss,
+        epoch_size=epoch_size, seed=seed,
+    )
+    try:
+        result = run_training(config, log=_stderr)
+    except (DatasetError, ValueError, OSError) as exc:
+        _fatal(ctx, exc)
+    except KeyboardInterrupt:
+        ctx.error(f"interrupted; continue with --resume (checkpoint in {out})")
+        sys.exit(130)
+    _stderr(f"model written to {result}")
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+@main.command()
+@_dataset_options
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True, help="CIFAR-10 split (folders are used as given).")
+@click.option("--model", "models", multiple=True, default=[DEFAULT_MODEL], show_default=True, help="A model folder or a published model name; repeatable.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fixed test degradation.")
+@click.option("--limit", type=click.IntRange(1), help="Number of test images or crops (default: all images, 10000 crops).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--debug", is_flag=True)
+def evaluate(dataset, crop, downscale, data_root, split, models, seed, limit, device, batch_size, as_json, debug):
+    """Score the degraded input, Wiener deconvolution (true sigma) and models: MSE, PSNR, SSIM.
+
+    \b
+    Examples:
+      edgedeblur evaluate --dataset photos/test --crop 32 --downscale 2:8 --model runs/m --limit 1000
+      edgedeblur evaluate --dataset photos/test --model edgedeblur-s --model seed --json
+    """
+    from .data import DatasetError, fixed_pairs, load_images
+    from .evaluate import evaluate_all, format_table
+    from .restore import RestoreOptions
+
+    ctx = _Context(False, debug)
+    spec = _dataset_spec(dataset, crop, downscale, data_root)
+    try:
+        images = load_images(spec, split)
+    except DatasetError as exc:
+        _fatal(ctx, exc)
+    pairs = fixed_pairs(images, spec.crop, spec.downscale, limit, seed)
+    loaded = []
+    for name in models:
+        is_dir = Path(name).is_dir()
+        model = _load(ctx, name if not is_dir else DEFAULT_MODEL, name if is_dir else None, None, device)
+        loaded.append((name, model))
+    rows = evaluate_all(pairs, loaded, RestoreOptions(batch_size=batch_size), batch_size, log=_stderr, progress=sys.stderr.isatty())
+    if as_json:
+        click.echo(json.dumps({"dataset": dataset, "crop": crop, "downscale": list(spec.downscale), "seed": seed, "rows": [r.as_dict() for r in rows]}, indent=2))
+    else:
+        click.echo(format_table(rows))

@@ -1,0 +1,270 @@
+"""Reading and writing images safely: every mode users really have, metadata kept, atomic writes.
+
+Pixels travel as (H, W, 3) float32 RGB in [0, 1]; what the network must not touch (alpha,
+grayscale-ness, bit depth, ICC profile, EXIF) travels beside them in ``ImageData`` and is
+put back on write.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+# Refuse decompression bombs outright (Pillow only warns below twice this): 16k x 16k is
+# far above any camera we expect, and a bigger declared size is an attack or a broken file.
+MAX_PIXELS = 16384 * 16384
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+EXTENSIONS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
+FORMAT_EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "TIFF": "tif", "BMP": "bmp", "MPO": "jpg"}
+SIXTEEN_BIT_FORMATS = {"png", "tif"}
+_ORIENTATION_TAG = 0x0112
+
+
+class ImageReadError(Exception):
+    """The file is not an image we can read; the message says why."""
+
+
+class ImageWriteError(Exception):
+    """The output could not be written; nothing was left behind."""
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """An image ready for the network, with everything needed to write it back faithfully.
+
+    pixels: (H, W, 3) float32 RGB in [0, 1]. alpha: (H, W) float32 in [0, 1] or None.
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    grayscale: bool = False
+    bit_depth: int = 8
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+    format: str | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return self.pixels.shape[0], self.pixels.shape[1]
+
+    def with_pixels(self, pixels: np.ndarray) -> "ImageData":
+        return replace(self, pixels=pixels)
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in EXTENSIONS
+
+
+def read_image(source: str | os.PathLike | bytes) -> ImageData:
+    """Decode a file path or encoded bytes into ``ImageData``; raises ``ImageReadError``."""
+    data = source if isinstance(source, bytes) else _read_bytes(Path(source))
+    if not data:
+        raise ImageReadError("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(_io.BytesIO(data)) as img:
+                img.load()
+                return _from_pil(img, data)
+    except ImageReadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"image too large ({exc})") from exc
+    except Image.DecompressionBombWarning as exc:
+        raise ImageReadError(f"image too large ({exc})") from exc
+    except Image.UnidentifiedImageError:
+        raise ImageReadError("not a recognised image format") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageReadError(f"cannot decode image ({exc})") from exc
+
+
+def _read_bytes(path: Path) -> bytes:
+    if path.is_dir():
+        raise ImageReadError("is a directory")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageReadError("no such file") from None
+    except PermissionError:
+        raise ImageReadError("permission denied") from None
+    except OSError as exc:
+        raise ImageReadError(f"cannot read ({exc.strerror or exc})") from exc
+
+
+def _from_pil(img: Image.Image, data: bytes) -> ImageData:
+    fmt = img.format
+    icc = img.info.get("icc_profile")
+    exif_obj = img.getexif()
+    orientation = exif_obj.get(_ORIENTATION_TAG, 1)
+    if exif_obj:
+        exif_obj[_ORIENTATION_TAG] = 1  # we apply the rotation, so the written file is upright
+    exif = exif_obj.tobytes() if exif_obj else None
+    if getattr(img, "n_frames", 1) > 1:
+        img.seek(0)  # animated GIF/WebP/TIFF: restore the first frame only
+    mode = img.mode
+    sixteen = _decode_16bit(data) if mode in ("I;16", "I;16B", "I;16L", "I", "RGB", "RGBA") and fmt in ("PNG", "TIFF") else None
+    if sixteen is not None:
+        array, bit_depth = sixteen, 16
+        array = _orient(array, orientation)
+    else:
+        bit_depth = 16 if mode.startswith("I;16") else 8
+        array = _pil_to_float(ImageOps.exif_transpose(img) if orientation != 1 else img)
+    if array.ndim == 2:
+        array = array[..., None]
+    channels = array.shape[2]
+    grayscale = channels in (1, 2)
+    alpha = array[..., -1].copy() if channels in (2, 4) else None
+    color = array[..., :1] if grayscale else array[..., :3]
+    pixels = np.repeat(color, 3, axis=2) if grayscale else color
+    if pixels.shape[0] < 1 or pixels.shape[1] < 1:
+        raise ImageReadError("image has no pixels")
+    return ImageData(np.ascontiguousarray(pixels, dtype=np.float32), alpha, grayscale, bit_depth, icc, exif, fmt)
+
+
+def _decode_16bit(data: bytes) -> np.ndarray | None:
+    """OpenCV keeps 16-bit colour PNG/TIFF that Pillow would cut to 8 bits; None if not 16-bit."""
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint16:
+        return None
+    if array.ndim == 3:
+        code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        array = cv2.cvtColor(array, code)
+    return array.astype(np.float32) / 65535.0
+
+
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an (H, W[, C]) array, as ``ImageOps.exif_transpose`` does."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.swapaxes(a[::-1, ::-1], 0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(array)) if op else array
+
+
+def _pil_to_float(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> (H, W, C) float32 in [0, 1] with C in 1 (L), 2 (LA), 3 (RGB), 4 (RGBA)."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(img, dtype=np.float32) / 65535.0
+    if mode == "I":
+        array = np.asarray(img, dtype=np.float64)
+        scale = 65535.0 if array.max(initial=0) > 255 else 255.0
+        return np.clip(array / scale, 0, 1).astype(np.float32)
+    if mode == "F":
+        array = np.asarray(img, dtype=np.float32)
+        if array.max(initial=0) > 1.0:
+            array = array / 255.0
+        return np.clip(np.nan_to_num(array), 0, 1)
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode == "PA":
+        img = img.convert("RGBA")
+    elif mode == "1":
+        img = img.convert("L")
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        img = img.convert("RGBA" if "A" in mode else "RGB")  # CMYK, YCbCr, LAB, ...
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def encode_image(image: ImageData, ext: str, quality: int = 95) -> bytes:
+    """Encode ``image`` as ``ext`` (png, jpg, webp, tif, bmp) to bytes, metadata included."""
+    ext = ext.lower().lstrip(".")
+    if ext == "jpeg":
+        ext = "jpg"
+    if ext == "tiff":
+        ext = "tif"
+    fmt = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "tif": "TIFF", "bmp": "BMP"}.get(ext)
+    if fmt is None:
+        raise ImageWriteError(f"unsupported output format {ext!r}")
+    pixels = np.clip(np.nan_to_num(image.pixels), 0, 1)
+    channels = [pixels.mean(axis=2, keepdims=True) if image.grayscale else pixels]
+    keep_alpha = image.alpha is not None and fmt not in ("JPEG",)
+    if keep_alpha:
+        channels.append(image.alpha[..., None])
+    array = np.concatenate(channels, axis=2)
+    if image.bit_depth == 16 and ext in SIXTEEN_BIT_FORMATS:
+        return _encode_16bit(array, ext)
+    as_uint8 = np.round(array * 255).astype(np.uint8)
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[array.shape[2]]
+    if fmt == "BMP" and mode == "LA":
+        as_uint8, mode = as_uint8[..., :1], "L"
+    img = Image.fromarray(as_uint8[..., 0] if mode == "L" else as_uint8, mode)
+    options: dict = {}
+    if image.icc_profile:
+        options["icc_profile"] = image.icc_profile
+    if image.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        options["exif"] = image.exif
+    if fmt in ("JPEG", "WEBP"):
+        options["quality"] = quality
+    buffer = _io.BytesIO()
+    img.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _encode_16bit(array: np.ndarray, ext: str) -> bytes:
+    as_uint16 = np.round(array * 65535).astype(np.uint16)
+    if as_uint16.shape[2] == 3:
+        as_uint16 = cv2.cvtColor(as_uint16, cv2.COLOR_RGB2BGR)
+    elif as_uint16.shape[2] == 4:
+        as_uint16 = cv2.cvtColor(as_uint16, cv2.COLOR_RGBA2BGRA)
+    elif as_uint16.shape[2] == 1:
+        as_uint16 = as_uint16[..., 0]
+    ok, encoded = cv2.imencode("." + ext, as_uint16)
+    if not ok:
+        raise ImageWriteError(f"could not encode a 16-bit {ext}")
+    return encoded.tobytes()
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+
+    A crash or a full disk leaves either the old file (or none) or the complete new one,
+    never a partial file; the temporary file is removed on any failure.
+    """
+    path = Path(path)
+    folder = path.parent
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write in {folder} ({exc.strerror or exc})") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise ImageWriteError(f"cannot write {path} ({exc.strerror or exc})") from exc
+        raise
+
+
+def write_image(path: str | os.PathLike, image: ImageData, ext: str | None = None, quality: int = 95) -> None:
+    """Encode and atomically write ``image``; the format follows ``ext`` or the path's suffix."""
+    path = Path(path)
+    write_atomic(path, encode_image(image, ext or path.suffix, quality))
+
+
+def to_uint8_rgb(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] -> uint8, rounding and clipping."""
+    return np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)

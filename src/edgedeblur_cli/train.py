@@ -1,0 +1,397 @@
+"""Training: the seed's two stages (EdgeNet on Canny targets, then the restorer with the EdgeNet
+frozen) or joint training, with early stopping, exact resume, a time budget and a loadable result.
+
+The output directory is a model directory (see ``weights.py``) plus ``checkpoint.pt`` (the full
+training state, written atomically every epoch), ``log.csv`` and ``loss.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import io as _io
+import json
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from .data import (
+    DatasetSpec,
+    FixedPairs,
+    batch_ranges,
+    fixed_pairs,
+    load_images,
+    random_flips,
+    sample_crops,
+    split_train_validation,
+    stack_pairs,
+    steps_per_epoch,
+)
+from .degrade import DegradeConfig, degrade_batch
+from .edges import canny_targets, edge_network
+from .io import write_atomic
+from .models import create_model
+from .weights import save_model_dir
+
+CHECKPOINT_FILE = "checkpoint.pt"
+STAGES = ("edges", "deblur", "all", "joint")
+DEFAULT_STAGE = {"seed": "all", "unet": "deblur", "edgedeblur-s-noedge": "deblur"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``edgedeblur train`` was asked for."""
+
+    dataset: DatasetSpec
+    out: Path
+    model: str = "edgedeblur-s"
+    stage: str = "auto"  # edges | deblur | all (edges then deblur) | joint | auto (per model)
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    patience: int = 7
+    min_delta: float = 1e-4
+    max_minutes: float | None = None
+    resume: bool = False
+    device: str = "auto"
+    edge_loss: str = "bce"  # bce | gan
+    edge_weight: float = 0.05  # weight of the edge BCE in joint training
+    epoch_size: int | None = None  # samples per epoch; default: 3x the images for CIFAR-10, 10,000 crops otherwise
+    val_size: int = 1000
+    seed: int = 0
+    degrade: DegradeConfig = field(default_factory=DegradeConfig)
+
+    def stages(self) -> list[str]:
+        stage = DEFAULT_STAGE.get(self.model, "joint") if self.stage == "auto" else self.stage
+        return ["edges", "deblur"] if stage == "all" else [stage]
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint holds besides the networks and optimizers."""
+
+    stage_index: int = 0
+    epoch: int = 0  # epochs finished in the current stage
+    best_loss: float = math.inf
+    bad_epochs: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` -> CUDA, then MPS, then CPU; otherwise the named device (checked to exist)."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {name!r} asked for, but MPS is not available")
+    return device
+
+
+def _autocast(device: torch.device):
+    # bf16 needs no loss scaling, and H100-class GPUs run it at full speed.
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+def _set_requires_grad(model: nn.Module, stage: str) -> None:
+    """Train only the edge branch in ``edges``; freeze it in ``deblur``; train everything in ``joint``."""
+    for p in model.parameters():
+        p.requires_grad_(stage != "edges")
+    if stage in ("edges", "deblur") and (hasattr(model, "edgenet") or stage == "edges"):
+        for p in edge_network(model).parameters():
+            p.requires_grad_(stage == "edges")
+
+
+class Trainer:
+    """Runs ``TrainConfig`` to completion (or its time budget), resumable from ``checkpoint.pt``."""
+
+    def __init__(self, config: TrainConfig, log: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.log = log
+        self.device = pick_device(config.device)
+        self.out = Path(config.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.model = create_model(config.model).to(self.device)
+        self.stages = config.stages()
+        for stage in self.stages:
+            if stage in ("edges", "joint") and not hasattr(self.model, "edgenet") and not hasattr(self.model, "logits"):
+                raise ValueError(f"model {config.model!r} has no edge branch: use --stage deblur")
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.state = TrainState()
+        self.discriminator = create_model("edge-discriminator").to(self.device) if config.edge_loss == "gan" else None
+        self._load_data()
+
+    # ------------------------------------------------------------ data
+
+    def _load_data(self) -> None:
+        c = self.config
+        images = load_images(c.dataset, "train")
+        self.train_images, val_images = split_train_validation(images, 0.1, c.seed)
+        if c.epoch_size:
+            self.epoch_size = c.epoch_size
+        else:
+            self.epoch_size = 3 * len(self.train_images) if c.dataset.crop is None else 10_000
+        val_count = c.val_size if c.dataset.crop is not None else min(c.val_size, len(val_images))
+        self.val_pairs: FixedPairs = fixed_pairs(val_images, c.dataset.crop, c.dataset.downscale, val_count, c.seed + 1, c.degrade)
+        self.log(
+            f"data: {len(self.train_images)} training images, {len(val_images)} validation images "
+            f"({len(self.val_pairs.sharp)} fixed validation samples), {self.epoch_size} samples per epoch, "
+            f"batch {c.batch_size}, device {self.device}"
+        )
+
+    def _training_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.config
+        sharp = sample_crops(self.train_images, c.dataset.crop, c.dataset.downscale, c.batch_size, self.generator)
+        sharp = random_flips(sharp, self.generator)
+        degraded, _ = degrade_batch(sharp, c.degrade, self.generator)
+        return degraded.to(self.device, non_blocking=True), sharp.to(self.device, non_blocking=True)
+
+    # ------------------------------------------------------------ checkpoints
+
+    def _new_optimizer(self, stage: str) -> torch.optim.Optimizer:
+        _set_requires_grad(self.model, stage)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        return torch.optim.Adam(params, lr=self.config.lr)
+
+    def _checkpoint(self, optimizer, best_state, disc_optimizer=None) -> None:
+        payload = {
+            "model": self.model.state_dict(),
+            "best_model": best_state,
+            "optimizer": optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "state": json.dumps(asdict(self.state)),
+            "config": json.dumps({"model": self.config.model, "stages": self.stages}),
+        }
+        if self.discriminator is not None:
+            payload["discriminator"] = self.discriminator.state_dict()
+            payload["disc_optimizer"] = disc_optimizer.state_dict() if disc_optimizer else {}
+        buffer = _io.BytesIO()
+        torch.save(payload, buffer)
+        write_atomic(self.out / CHECKPOINT_FILE, buffer.getvalue())
+
+    def _restore(self) -> dict | None:
+        path = self.out / CHECKPOINT_FILE
+        if not path.is_file():
+            self.log(f"no checkpoint in {self.out}: starting fresh")
+            return None
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        saved = json.loads(payload["config"])
+        if saved["model"] != self.config.model or saved["stages"] != self.stages:
+            raise ValueError(
+                f"{path} was trained as model {saved['model']} stages {saved['stages']}, "
+                f"not {self.config.model} {self.stages}; use another --out or the same options"
+            )
+        self.model.load_state_dict(payload["model"])
+        self.generator.set_state(payload["generator"])
+        torch.set_rng_state(payload["torch_rng"])
+        self.state = TrainState(**json.loads(payload["state"]))
+        if self.discriminator is not None and "discriminator" in payload:
+            self.discriminator.load_state_dict(payload["discriminator"])
+        self.log(f"resumed from {path}: stage {self.stages[min(self.state.stage_index, len(self.stages) - 1)]}, epoch {self.state.epoch}")
+        return payload
+
+    # ------------------------------------------------------------ losses
+
+    def _loss(self, stage: str, degraded: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
+        if stage == "edges":
+            logits = edge_network(self.model).logits(degraded)
+            return F.binary_cross_entropy_with_logits(logits.float(), canny_targets(sharp))
+        restored, edges = self._forward(degraded)
+        loss = F.mse_loss(restored.float(), sharp)
+        if stage == "joint" and self.config.edge_weight > 0:
+            logits = torch.logit(edges.float().clamp(1e-6, 1 - 1e-6))
+            loss = loss + self.config.edge_weight * F.binary_cross_entropy_with_logits(logits, canny_targets(sharp))
+        return loss
+
+    def _forward(self, degraded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if hasattr(self.model, "forward_with_edges"):
+            return self.model.forward_with_edges(degraded)
+        return self.model(degraded), None
+
+    def _gan_step(self, degraded, sharp, disc_optimizer) -> torch.Tensor:
+        """One discriminator update; returns the generator's adversarial loss term."""
+        edgenet = edge_network(self.model)
+        fake = edgenet(degraded)
+        real = canny_targets(sharp)
+        d_real = self.discriminator(real)
+        d_fake = self.discriminator(fake.detach())
+        d_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy_with_logits(
+            d_fake, torch.zeros_like(d_fake)
+        )
+        disc_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        disc_optimizer.step()
+        g_fake = self.discriminator(fake)
+        return 0.01 * F.binary_cross_entropy_with_logits(g_fake, torch.ones_like(g_fake))
+
+    @torch.no_grad()
+    def _validate(self, stage: str) -> float:
+        self.model.eval()
+        pairs = self.val_pairs
+        same_size = len({p.shape for p in pairs.sharp}) == 1
+        total, count = 0.0, 0
+        for start, stop in batch_ranges(len(pairs.sharp), self.config.batch_size, same_size):
+            degraded, sharp = (t.to(self.device) for t in stack_pairs(pairs, start, stop))
+            with _autocast(self.device):
+                if stage == "edges":
+                    logits = edge_network(self.model).logits(degraded)
+                    loss = F.binary_cross_entropy_with_logits(logits.float(), canny_targets(sharp), reduction="sum")
+                    loss = loss / sharp[:, :1].numel() * (stop - start)
+                else:
+                    restored = self._forward(degraded)[0].float().clamp(0, 1)
+                    loss = F.mse_loss(restored, sharp, reduction="sum") / sharp[0].numel()
+            total += loss.item()
+            count += stop - start
+        self.model.train()
+        return total / max(count, 1)
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self) -> Path:
+        c = self.config
+        started = time.monotonic()
+        budget = c.max_minutes * 60 if c.max_minutes else math.inf
+        payload = self._restore() if c.resume else None
+        if c.edge_loss == "gan" and "edges" not in self.stages:
+            self.log("note: --edge-loss gan only affects the edges stage")
+        while self.state.stage_index < len(self.stages):
+            stage = self.stages[self.state.stage_index]
+            optimizer = self._new_optimizer(stage)
+            disc_optimizer = (
+                torch.optim.Adam(self.discriminator.parameters(), lr=c.lr) if self.discriminator is not None else None
+            )
+            best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if payload is not None:
+                optimizer.load_state_dict(payload["optimizer"])
+                if disc_optimizer is not None and payload.get("disc_optimizer"):
+                    disc_optimizer.load_state_dict(payload["disc_optimizer"])
+                if payload.get("best_model"):
+                    best_state = payload["best_model"]
+                payload = None
+            # In a two-stage run the edge stage may use at most a third of the time budget.
+            stage_deadline = started + (budget / 3 if stage == "edges" and len(self.stages) > 1 else budget)
+            self.log(f"stage {stage}: training {sum(p.numel() for p in self.model.parameters() if p.requires_grad):,} parameters")
+            out_of_time = False
+            while self.state.epoch < c.epochs and self.state.bad_epochs < c.patience:
+                epoch_start = time.monotonic()
+                train_loss, out_of_time = self._train_epoch(stage, optimizer, disc_optimizer, stage_deadline)
+                val_loss = self._validate(stage)
+                self.state.epoch += 1
+                improved = val_loss < self.state.best_loss - c.min_delta
+                if improved:
+                    self.state.best_loss = val_loss
+                    self.state.bad_epochs = 0
+                    best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                else:
+                    self.state.bad_epochs += 1
+                row = {
+                    "stage": stage,
+                    "epoch": self.state.epoch,
+                    "train_loss": train_loss,
+                    "val_loss": val_loss,
+                    "val_psnr": float(-10 * math.log10(max(val_loss, 1e-10))) if stage != "edges" else "",
+                    "seconds": round(time.monotonic() - epoch_start, 1),
+                }
+                self.state.history.append(row)
+                psnr = f", val PSNR {row['val_psnr']:.2f} dB" if stage != "edges" else ""
+                self.log(f"{stage} epoch {self.state.epoch}: train {train_loss:.5f}, val {val_loss:.5f}{psnr}" + (" (best)" if improved else ""))
+                self._save_model(best_state)
+                self._checkpoint(optimizer, best_state, disc_optimizer)
+                self._write_log()
+                if out_of_time:
+                    break
+            self.model.load_state_dict(best_state)  # restore-best, as the seed's early stopping did
+            if out_of_time and stage_deadline >= started + budget:
+                self.log(f"time budget of {c.max_minutes} min reached; the best model so far is in {self.out}")
+                break
+            self.state = TrainState(stage_index=self.state.stage_index + 1, history=self.state.history)
+            self._checkpoint(optimizer, best_state, disc_optimizer)
+        self._save_model(self.model.state_dict())
+        self._write_log()
+        return self.out
+
+    def _train_epoch(self, stage, optimizer, disc_optimizer, deadline: float) -> tuple[float, bool]:
+        self.model.train()
+        steps = steps_per_epoch(self.epoch_size, self.config.batch_size)
+        total, done, out_of_time = 0.0, 0, False
+        bar = tqdm(range(steps), desc=f"{stage} epoch {self.state.epoch + 1}", leave=False, dynamic_ncols=True, disable=not sys.stderr.isatty())
+        for _ in bar:
+            degraded, sharp = self._training_batch()
+            with _autocast(self.device):
+                loss = self._loss(stage, degraded, sharp)
+                if stage == "edges" and self.discriminator is not None:
+                    loss = loss + self._gan_step(degraded, sharp, disc_optimizer)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+            done += 1
+            bar.set_postfix(loss=f"{total / done:.5f}")
+            if time.monotonic() > deadline:
+                out_of_time = True
+                break
+        bar.close()
+        return total / max(done, 1), out_of_time
+
+    # ------------------------------------------------------------ outputs
+
+    def _save_model(self, state: dict) -> None:
+        current = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict(state)
+        extra = {"training": {"stages": self.stages, "history_tail": self.state.history[-3:]}}
+        save_model_dir(self.model, self.config.model, self.out, extra)
+        self.model.load_state_dict(current)
+
+    def _write_log(self) -> None:
+        rows = self.state.history
+        if not rows:
+            return
+        buffer = _io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        write_atomic(self.out / "log.csv", buffer.getvalue().encode())
+        _plot_losses(rows, self.out / "loss.png")
+
+
+def _plot_losses(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = list(dict.fromkeys(r["stage"] for r in rows))
+    fig, axes = plt.subplots(1, len(stages), figsize=(5 * len(stages), 3.5), squeeze=False)
+    for ax, stage in zip(axes[0], stages):
+        sub = [r for r in rows if r["stage"] == stage]
+        epochs = [r["epoch"] for r in sub]
+        ax.plot(epochs, [r["train_loss"] for r in sub], "o-", label="train")
+        ax.plot(epochs, [r["val_loss"] for r in sub], "o-", label="validation")
+        ax.set_title(f"stage {stage}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("BCE" if stage == "edges" else "loss")
+        ax.legend()
+    fig.tight_layout()
+    buffer = _io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    write_atomic(path, buffer.getvalue())
+
+
+def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
+    """Train as ``config`` says; returns the output model directory."""
+    return Trainer(config, log).run()
