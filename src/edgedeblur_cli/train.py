@@ -124,6 +124,7 @@ class Trainer:
         self.device = pick_device(config.device)
         self.out = Path(config.out)
         self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(config.seed)  # the same --seed gives the same initial weights
         self.model = create_model(config.model).to(self.device)
         self.stages = config.stages()
         for stage in self.stages:
@@ -318,8 +319,8 @@ class Trainer:
             if out_of_time and stage_deadline >= started + budget:
                 self.log(f"time budget of {c.max_minutes} min reached; the best model so far is in {self.out}")
                 break
+            # The checkpoint keeps this stage's state: a resume with more --epochs goes on training it.
             self.state = TrainState(stage_index=self.state.stage_index + 1, history=self.state.history)
-            self._checkpoint(optimizer, best_state, disc_optimizer)
         self._save_model(self.model.state_dict())
         self._write_log()
         return self.out

@@ -33,6 +33,9 @@ class EdgeDiscriminator(nn.Module):
         self.out = nn.Linear(128, 1)
 
     def forward(self, edges: torch.Tensor) -> torch.Tensor:
+        h, w = edges.shape[-2:]
+        if h < 32 or w < 32:  # four 2x reductions need 32 pixels; an edge map's background is 0
+            edges = F.pad(edges, (0, max(0, 32 - w), 0, max(0, 32 - h)))
         y = F.max_pool2d(F.leaky_relu(self.conv1(edges), 0.2), 2, ceil_mode=True)
         y = F.max_pool2d(F.leaky_relu(self.conv2(y), 0.2), 2, ceil_mode=True)
         y = F.max_pool2d(F.leaky_relu(self.conv3(y), 0.2), 2, ceil_mode=True)
