@@ -114,7 +114,8 @@ def _model_options(func):
     return func
 
 
-def _run_file_command(ctx: _Context, verb: str, inputs, output, recursive, suffix, ext, quality, overwrite, as_json, process, batch_size, extras=None):
+def _run_file_command(ctx: _Context, verb: str, inputs, output, recursive, suffix, ext, quality, overwrite, as_json, make_process, batch_size, extras=None):
+    """Plan outputs (usage errors exit 2 before any model is loaded), then build the processor and run."""
     from .batch import OutputPlan, UsageProblem, collect_inputs, plan_jobs, run_jobs
 
     try:
@@ -126,7 +127,7 @@ def _run_file_command(ctx: _Context, verb: str, inputs, output, recursive, suffi
         raise click.UsageError("--json uses stdout: write images to files with -o")
     summary = run_jobs(
         jobs,
-        process,
+        make_process(),
         verb=verb,
         overwrite=overwrite,
         quality=quality,
@@ -164,33 +165,38 @@ def _load(ctx: _Context, model_name, weights, hub_repo, device):
 @click.option("--compare", is_flag=True, help="Also write <name>_compare.png: input | edges | restored.")
 def restore(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, model_name, weights, hub_repo, device, batch_size, tile, tile_overlap, half, save_edges, compare):
     """Restore blurred, noisy photos (files, folders, or - for stdin)."""
-    from .restore import RestoreOptions, restore_arrays
+    from .restore import RestoreOptions
 
     ctx = _Context(quiet, debug)
     try:
         options = RestoreOptions(tile, tile_overlap, batch_size, half)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    model = _load(ctx, model_name, weights, hub_repo, device)
 
-    def process(images):
-        results = restore_arrays(model, [im.pixels for im in images], options)
-        outputs = []
-        for image, (restored, edges) in zip(images, results):
-            out = {"main": image.with_pixels(restored)}
-            if edges is not None:
-                edge_image = _edge_image(edges)
-                out["edges"] = edge_image
-                out["compare"] = _compare_image(image.pixels, edges, restored)
-            outputs.append(out)
-        return outputs
+    def make_process():
+        model = _load(ctx, model_name, weights, hub_repo, device)
+        return functools.partial(_restore_batch, model, options)
 
     extras = {}
     if save_edges:
         extras["edges"] = (save_edges, "_edges")
     if compare:
         extras["compare"] = (None, "_compare")
-    _run_file_command(ctx, "restored", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, process, batch_size, extras)
+    _run_file_command(ctx, "restored", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, make_process, batch_size, extras)
+
+
+def _restore_batch(model, options, images):
+    from .restore import restore_arrays
+
+    results = restore_arrays(model, [im.pixels for im in images], options)
+    outputs = []
+    for image, (restored, edges) in zip(images, results):
+        out = {"main": image.with_pixels(restored)}
+        if edges is not None:
+            out["edges"] = _edge_image(edges)
+            out["compare"] = _compare_image(image.pixels, edges, restored)
+        outputs.append(out)
+    return outputs
 
 
 def _edge_image(edges: np.ndarray):
@@ -224,16 +230,23 @@ def edges(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, q
     from .restore import RestoreOptions, restore_arrays
 
     ctx = _Context(quiet, debug)
-    options = RestoreOptions(tile, tile_overlap, batch_size, half)
-    model = _load(ctx, model_name, weights, hub_repo, device)
-    if not hasattr(model, "forward_with_edges"):
-        _fatal(ctx, ValueError(f"model {model_name} has no edge branch"))
+    try:
+        options = RestoreOptions(tile, tile_overlap, batch_size, half)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
-    def process(images):
-        results = restore_arrays(model, [im.pixels for im in images], options)
-        return [{"main": _edge_image(edge_map)} for _, edge_map in results]
+    def make_process():
+        model = _load(ctx, model_name, weights, hub_repo, device)
+        if not hasattr(model, "forward_with_edges"):
+            _fatal(ctx, ValueError(f"model {model_name} has no edge branch"))
 
-    _run_file_command(ctx, "written", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, process, batch_size)
+        def process(images):
+            results = restore_arrays(model, [im.pixels for im in images], options)
+            return [{"main": _edge_image(edge_map)} for _, edge_map in results]
+
+        return process
+
+    _run_file_command(ctx, "written", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, make_process, batch_size)
 
 
 # ---------------------------------------------------------------- degrade
@@ -275,7 +288,7 @@ def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
             outputs.append({"main": image.with_pixels(np.clip(degraded, 0, 1))})
         return outputs
 
-    _run_file_command(ctx, "degraded", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, process, 1)
+    _run_file_command(ctx, "degraded", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, lambda: process, 1)
 
 
 # ---------------------------------------------------------------- train

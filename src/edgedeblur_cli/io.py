@@ -104,7 +104,8 @@ def _read_bytes(path: Path) -> bytes:
 def _from_pil(img: Image.Image, data: bytes) -> ImageData:
     fmt = img.format
     icc = img.info.get("icc_profile")
-    exif_obj = img.getexif()
+    exif_obj = Image.Exif()
+    exif_obj.load(img.getexif().tobytes())  # a copy: exif_transpose below reads the original
     orientation = exif_obj.get(_ORIENTATION_TAG, 1)
     if exif_obj:
         exif_obj[_ORIENTATION_TAG] = 1  # we apply the rotation, so the written file is upright

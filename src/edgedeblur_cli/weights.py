@@ -159,11 +159,16 @@ def resolve_weights(
     weights_path: str | os.PathLike | None = None,
     hub_repo: str | None = None,
     note: Callable[[str], None] = lambda message: None,
+    manifest: dict[str, ManifestEntry] | None = None,
+    shipped_dir: Path | None = None,
 ) -> ResolvedWeights:
-    """Find verified files for model ``name``: ``--weights``, then the Hub (cache first), then the shipped copy."""
+    """Find verified files for model ``name``: ``--weights``, then the Hub (cache first), then the shipped copy.
+
+    ``manifest`` and ``shipped_dir`` default to the ones shipped with the package.
+    """
     if weights_path is not None:
         return _resolve_local(Path(weights_path))
-    manifest = load_manifest()
+    manifest = load_manifest() if manifest is None else manifest
     entry = manifest.get(name)
     if entry is None:
         raise WeightsError(f"no published weights for model {name!r} (known: {', '.join(manifest) or 'none'}); pass --weights")
@@ -173,7 +178,7 @@ def resolve_weights(
         return ResolvedWeights(_hub_directory(entry, repo), "hub")
     except WeightsError as exc:
         problem = str(exc)
-    shipped = shipped_weights_dir() / name
+    shipped = (shipped_dir or shipped_weights_dir()) / name
     if (shipped / WEIGHTS_FILE).is_file():
         verify_files(shipped, entry.files)
         note(f"using the weights shipped with edgedeblur for {name} ({problem})")
@@ -269,8 +274,7 @@ def load_named_model(
     device: torch.device | str = "cpu",
 ) -> nn.Module:
     """Resolve, verify and load model ``name`` (or the model at ``weights_path``) in eval mode."""
-    resolved = resolve_weights(name, weights_path, hub_repo, note)
-    expected = None
-    if resolved.source in ("hub", "shipped"):
-        expected = load_manifest()[name].files
+    manifest = load_manifest()
+    resolved = resolve_weights(name, weights_path, hub_repo, note, manifest)
+    expected = manifest[name].files if resolved.source in ("hub", "shipped") else None
     return load_model_dir(resolved.directory, expected).to(device)

@@ -1,0 +1,231 @@
+"""The command-line contract of restore (and edges/degrade, which share it)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from edgedeblur_cli.cli import main
+from edgedeblur_cli.io import ImageWriteError, read_image, write_atomic
+from edgedeblur_cli.models import create_model
+from edgedeblur_cli.restore import RestoreOptions, restore_image, restore_tensor
+
+from conftest import file_hash, make_tiny_model, synthetic_photo
+
+
+def _restore(runner, tiny_model_dir, *args):
+    return runner.invoke(main, ["restore", *map(str, args), "--weights", str(tiny_model_dir), "--device", "cpu"])
+
+
+def test_single_file_writes_beside_it_and_keeps_the_input(runner, tiny_model_dir, photo_dir):
+    before = file_hash(photo_dir / "a.png")
+    result = _restore(runner, tiny_model_dir, photo_dir / "a.png")
+    assert result.exit_code == 0, result.stderr
+    out = photo_dir / "a_restored.png"
+    assert Image.open(out).size == (56, 40)
+    assert file_hash(photo_dir / "a.png") == before
+    assert result.stdout == ""
+
+
+def test_folder_recursive_mirrors_and_skips_non_images(runner, tiny_model_dir, photo_dir, tmp_path):
+    (photo_dir / "notes.txt").write_text("hello")
+    out = tmp_path / "fixed"
+    result = _restore(runner, tiny_model_dir, photo_dir, "-r", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.*")) == ["a.png", "b.jpg", "sub/c.png"]
+    assert "notes.txt" in result.stderr and "3 restored, 0 skipped, 0 failed" in result.stderr
+    # Without -r the sub-folder is not entered.
+    flat = tmp_path / "flat"
+    assert _restore(runner, tiny_model_dir, photo_dir, "-o", flat).exit_code == 0
+    assert sorted(p.name for p in flat.iterdir()) == ["a.png", "b.jpg"]
+
+
+def test_output_file_ext_and_existing_outputs(runner, tiny_model_dir, photo_dir, tmp_path):
+    target = tmp_path / "x.webp"
+    assert _restore(runner, tiny_model_dir, photo_dir / "a.png", "-o", target).exit_code == 0
+    assert Image.open(target).format == "WEBP"
+    stamp = file_hash(target)
+    target.write_bytes(b"keep me")
+    result = _restore(runner, tiny_model_dir, photo_dir / "a.png", "-o", target)
+    assert result.exit_code == 0 and "exists" in result.stderr
+    assert target.read_bytes() == b"keep me"
+    assert _restore(runner, tiny_model_dir, photo_dir / "a.png", "-o", target, "--overwrite").exit_code == 0
+    assert file_hash(target) == stamp
+    assert _restore(runner, tiny_model_dir, photo_dir / "a.png", "--ext", "jpg", "--suffix", "_x").exit_code == 0
+    assert Image.open(photo_dir / "a_x.jpg").format == "JPEG"
+
+
+def test_never_writes_over_an_input(runner, tiny_model_dir, photo_dir):
+    before = file_hash(photo_dir / "a.png")
+    result = _restore(runner, tiny_model_dir, photo_dir / "a.png", "-o", photo_dir / "a.png", "--overwrite")
+    assert result.exit_code == 1
+    assert "would overwrite an input" in result.stderr
+    assert file_hash(photo_dir / "a.png") == before
+    # A folder restored into itself keeps the same names: every output would be an input.
+    result = _restore(runner, tiny_model_dir, photo_dir, "-o", photo_dir, "--overwrite")
+    assert result.exit_code == 1 and file_hash(photo_dir / "a.png") == before
+
+
+def test_failures_exit_1_and_the_rest_is_done(runner, tiny_model_dir, photo_dir, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"this is not a png")
+    out = tmp_path / "out"
+    result = _restore(runner, tiny_model_dir, photo_dir / "a.png", tmp_path / "missing.png", bad, "-o", out)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2
+    assert any("missing.png" in e and "no such file" in e for e in errors)
+    assert any("broken.png" in e for e in errors)
+    assert "1 restored, 0 skipped, 2 failed" in result.stderr
+    assert (out / "a.png").is_file()
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"]  # no partial or temporary file
+
+
+def test_usage_errors_exit_2(runner, tiny_model_dir, photo_dir):
+    assert runner.invoke(main, ["restore"]).exit_code == 2
+    assert _restore(runner, tiny_model_dir, photo_dir / "a.png", photo_dir / "b.jpg", "-o", "-").exit_code == 2
+    assert runner.invoke(main, ["restore", "x.png", "--tile", "5"]).exit_code == 2
+
+
+def test_stdout_carries_only_the_image(runner, tiny_model_dir, photo_dir):
+    result = _restore(runner, tiny_model_dir, photo_dir / "a.png", "-o", "-")
+    assert result.exit_code == 0
+    image = Image.open(io.BytesIO(result.stdout_bytes))
+    assert image.format == "PNG" and image.size == (56, 40)
+
+
+def test_pipe_through_a_real_process(tiny_model_dir, photo_dir):
+    data = (photo_dir / "a.png").read_bytes()
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgedeblur_cli", "restore", "-", "--weights", str(tiny_model_dir), "--device", "cpu"],
+        input=data,
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert Image.open(io.BytesIO(proc.stdout)).size == (56, 40)
+    empty = subprocess.run([sys.executable, "-m", "edgedeblur_cli", "restore", "-", "--weights", str(tiny_model_dir)], input=b"", capture_output=True, timeout=120)
+    assert empty.returncode == 1 and b"empty" in empty.stderr and empty.stdout == b""
+
+
+def test_json_results(runner, tiny_model_dir, photo_dir, tmp_path):
+    import json
+
+    result = _restore(runner, tiny_model_dir, photo_dir, "-o", tmp_path / "o", "--json")
+    payload = json.loads(result.stdout)
+    assert payload["summary"] == {"done": 2, "skipped": 0, "failed": 0}
+
+
+def test_atomic_write_leaves_nothing_when_the_disk_fills(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(ImageWriteError, match="No space left"):
+        write_atomic(target, b"x" * 1000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_alpha_passes_through(runner, tiny_model_dir, tmp_path):
+    rgba = np.dstack([synthetic_photo(30, 30), np.linspace(0, 255, 900).reshape(30, 30).astype(np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
+    assert _restore(runner, tiny_model_dir, tmp_path / "t.png").exit_code == 0
+    out = Image.open(tmp_path / "t_restored.png")
+    assert out.mode == "RGBA"
+    assert np.array_equal(np.asarray(out)[..., 3], rgba[..., 3])
+
+
+def test_grayscale_stays_grayscale(runner, tiny_model_dir, tmp_path):
+    Image.fromarray(synthetic_photo(30, 30)[..., 0], "L").save(tmp_path / "g.png")
+    assert _restore(runner, tiny_model_dir, tmp_path / "g.png").exit_code == 0
+    assert Image.open(tmp_path / "g_restored.png").mode == "L"
+
+
+def test_16_bit_stays_16_bit(runner, tiny_model_dir, tmp_path):
+    deep = (synthetic_photo(30, 40).astype(np.uint16) * 257 + 100).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), deep[..., ::-1])
+    loaded = read_image(tmp_path / "deep.png")
+    assert loaded.bit_depth == 16
+    assert np.abs(loaded.pixels - deep / 65535).max() < 1e-6  # no 8-bit rounding on read
+    assert _restore(runner, tiny_model_dir, tmp_path / "deep.png").exit_code == 0
+    out = cv2.imread(str(tmp_path / "deep_restored.png"), cv2.IMREAD_UNCHANGED)
+    assert out.dtype == np.uint16 and out.shape == (30, 40, 3)
+    assert np.any(out % 257 != 0)  # finer than 8 bits
+
+
+def test_exif_orientation_is_applied(runner, tiny_model_dir, tmp_path):
+    image = Image.fromarray(synthetic_photo(20, 40))  # 40 wide, 20 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    image.save(tmp_path / "r.jpg", exif=exif.tobytes(), quality=95)
+    assert read_image(tmp_path / "r.jpg").size == (40, 20)
+    assert _restore(runner, tiny_model_dir, tmp_path / "r.jpg").exit_code == 0
+    out = Image.open(tmp_path / "r_restored.jpg")
+    assert out.size == (20, 40)
+    assert out.getexif().get(0x0112, 1) == 1
+
+
+def test_icc_profile_is_kept(runner, tiny_model_dir, tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(synthetic_photo(24, 24)).save(tmp_path / "c.png", icc_profile=icc)
+    assert _restore(runner, tiny_model_dir, tmp_path / "c.png").exit_code == 0
+    assert Image.open(tmp_path / "c_restored.png").info.get("icc_profile") == icc
+
+
+@pytest.mark.parametrize("model_factory", [make_tiny_model, lambda: _perturbed("edgedeblur-s"), lambda: _perturbed("seed")])
+def test_tiles_equal_the_whole_image(model_factory):
+    model = model_factory()
+    image = torch.from_numpy(synthetic_photo(200, 260, 5)).permute(2, 0, 1)[None].float() / 255
+    whole, whole_edges = restore_tensor(model, image, RestoreOptions(tile=1024))
+    tiled, tiled_edges = restore_tensor(model, image, RestoreOptions(tile=192, tile_overlap=64, batch_size=3))
+    assert (whole - tiled).abs().max() < 1e-3
+    assert (whole_edges - tiled_edges).abs().max() < 1e-3
+
+
+def _perturbed(name):
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    with torch.no_grad():
+        model.tail.weight.normal_(0, 0.05)
+    return model
+
+
+def test_python_api_keeps_types(tiny_model_dir):
+    model = make_tiny_model()
+    array = synthetic_photo(20, 30)
+    out = restore_image(array, model)
+    assert out.dtype == np.uint8 and out.shape == array.shape
+    gray = restore_image(array[..., 0], model)
+    assert gray.shape == (20, 30)
+    pil = restore_image(Image.fromarray(array).convert("RGBA"), model)
+    assert pil.mode == "RGBA"
+
+
+def test_edges_and_degrade_follow_the_same_contract(runner, tiny_model_dir, photo_dir, tmp_path):
+    result = runner.invoke(main, ["edges", str(photo_dir / "a.png"), "--weights", str(tiny_model_dir)])
+    assert result.exit_code == 0, result.stderr
+    assert Image.open(photo_dir / "a_edges.png").mode == "L"
+    result = runner.invoke(main, ["degrade", str(photo_dir / "a.png"), str(tmp_path / "nope.png"), "--seed", "1", "-o", str(tmp_path / "d")])
+    assert result.exit_code == 1 and "1 degraded, 0 skipped, 1 failed" in result.stderr
+
+
+def test_save_edges_and_compare(runner, tiny_model_dir, photo_dir, tmp_path):
+    result = _restore(runner, tiny_model_dir, photo_dir / "a.png", "--save-edges", tmp_path / "e", "--compare")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "e" / "a_edges.png").is_file()
+    compare = Image.open(photo_dir / "a_restored_compare.png")
+    assert compare.size[0] > 3 * 56
