@@ -229,3 +229,12 @@ def test_save_edges_and_compare(runner, tiny_model_dir, photo_dir, tmp_path):
     assert (tmp_path / "e" / "a_edges.png").is_file()
     compare = Image.open(photo_dir / "a_restored_compare.png")
     assert compare.size[0] > 3 * 56
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "new.png", b"data")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.png").stat().st_mode & 0o777 == 0o644

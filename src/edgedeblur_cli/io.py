@@ -245,6 +245,8 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     except OSError as exc:
         raise ImageWriteError(f"cannot write in {folder} ({exc.strerror or exc})") from exc
     try:
+        # mkstemp creates 0600 files; give the output the mode a plain open() would (or the replaced file's).
+        os.fchmod(fd, _target_mode(path))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -258,6 +260,15 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise ImageWriteError(f"cannot write {path} ({exc.strerror or exc})") from exc
         raise
+
+
+def _target_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_image(path: str | os.PathLike, image: ImageData, ext: str | None = None, quality: int = 95) -> None:
