@@ -7,6 +7,7 @@ result equals the whole-image result up to the blending of tile borders (tested 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
@@ -80,12 +81,13 @@ def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
 def _run(model: nn.Module, batch: torch.Tensor, device: torch.device, half: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Model on a (N, 3, h, w) CPU batch -> restored (N, 3, h, w) and edges (N, 1, h, w) on the CPU."""
     x = batch.to(device)
-    if half and device.type == "cuda":
-        x = x.half()
-    if hasattr(model, "forward_with_edges"):
-        restored, edges = model.forward_with_edges(x)
-        return restored.float().cpu(), edges.float().cpu()
-    return model(x).float().cpu(), None
+    # fp16 autocast keeps the weights in fp32 and the numerically touchy ops (norms) in fp32.
+    precision = torch.autocast("cuda", dtype=torch.float16) if half and device.type == "cuda" else nullcontext()
+    with precision:
+        if hasattr(model, "forward_with_edges"):
+            restored, edges = model.forward_with_edges(x)
+            return restored.float().cpu(), edges.float().cpu()
+        return model(x).float().cpu(), None
 
 
 def restore_tensor(
