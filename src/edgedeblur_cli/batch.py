@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .io import EXTENSIONS, ImageData, ImageReadError, ImageWriteError, encode_image, is_supported, read_image, write_atomic
+from .io import EXTENSIONS, WRITABLE_EXTENSIONS, ImageData, ImageReadError, ImageWriteError, encode_image, is_supported, read_image, write_atomic
 
 STDIO = "-"
 
@@ -135,6 +135,8 @@ def plan_jobs(
     jobs = []
     for index, (source, base) in enumerate(items):
         ext = (plan.ext or (source.suffix.lstrip(".") if source is not None else plan.default_stdin_ext)).lower()
+        if ext not in WRITABLE_EXTENSIONS:
+            ext = "png"  # e.g. a GIF input: its restored first frame is written as PNG
         stem = source.stem if source is not None else "stdin"
         if to_stdout:
             main: Path | str = STDIO
@@ -252,9 +254,6 @@ def run_jobs(
             if debug:
                 traceback.print_exc()
             fail(job, str(exc))
-            continue
-        except MemoryError:
-            fail(job, "not enough memory to decode this image")
             continue
         pending.append((job, image))
         if len(pending) >= batch_size:

@@ -125,18 +125,23 @@ def _run_file_command(ctx: _Context, verb: str, inputs, output, recursive, suffi
         raise click.UsageError(str(exc)) from None
     if as_json and any(j.outputs["main"] == "-" for j in jobs):
         raise click.UsageError("--json uses stdout: write images to files with -o")
-    summary = run_jobs(
-        jobs,
-        make_process(),
-        verb=verb,
-        overwrite=overwrite,
-        quality=quality,
-        batch_size=batch_size,
-        note=ctx.note,
-        error=ctx.error,
-        debug=ctx.debug,
-        progress=sys.stderr.isatty() and len(jobs) > 1 and not ctx.quiet,
-    )
+    process = make_process()
+    try:
+        summary = run_jobs(
+            jobs,
+            process,
+            verb=verb,
+            overwrite=overwrite,
+            quality=quality,
+            batch_size=batch_size,
+            note=ctx.note,
+            error=ctx.error,
+            debug=ctx.debug,
+            progress=sys.stderr.isatty() and len(jobs) > 1 and not ctx.quiet,
+        )
+    except KeyboardInterrupt:
+        ctx.error("interrupted: finished outputs are complete, none is half-written; rerun to do the rest")
+        sys.exit(130)
     if as_json:
         click.echo(json.dumps({"summary": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed}, "results": summary.results}, indent=2))
     if len(jobs) > 1 or summary.failed or summary.skipped:

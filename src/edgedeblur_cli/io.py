@@ -7,6 +7,7 @@ put back on write.
 
 from __future__ import annotations
 
+import glob
 import io as _io
 import os
 import tempfile
@@ -23,7 +24,11 @@ from PIL import Image, ImageOps
 MAX_PIXELS = 16384 * 16384
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
-EXTENSIONS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
+# What we read (GIF: its first frame) and what we write.
+EXTENSIONS = {
+    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".gif": "GIF",
+}
+WRITABLE_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp")
 FORMAT_EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "TIFF": "tif", "BMP": "bmp", "MPO": "jpg"}
 SIXTEEN_BIT_FORMATS = {"png", "tif"}
 _ORIENTATION_TAG = 0x0112
@@ -84,8 +89,10 @@ def read_image(source: str | os.PathLike | bytes) -> ImageData:
         raise ImageReadError(f"image too large ({exc})") from exc
     except Image.UnidentifiedImageError:
         raise ImageReadError("not a recognised image format") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageReadError(f"cannot decode image ({exc})") from exc
+    except MemoryError:
+        raise ImageReadError("not enough memory to decode this image") from None
+    except Exception as exc:  # corrupt files raise anything from OSError to struct.error in Pillow's plugins
+        raise ImageReadError(f"cannot decode image ({type(exc).__name__}: {exc})") from exc
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -240,6 +247,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """
     path = Path(path)
     folder = path.parent
+    _remove_stale_parts(path)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
     except OSError as exc:
@@ -260,6 +268,15 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise ImageWriteError(f"cannot write {path} ({exc.strerror or exc})") from exc
         raise
+
+
+def _remove_stale_parts(path: Path) -> None:
+    """Delete temporary files an earlier run killed mid-write left for this output (ours by name)."""
+    try:
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+            stale.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _target_mode(path: Path) -> int:

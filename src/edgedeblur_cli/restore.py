@@ -8,7 +8,7 @@ result equals the whole-image result up to the blending of tile borders (tested 
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -90,10 +90,40 @@ def _run(model: nn.Module, batch: torch.Tensor, device: torch.device, half: bool
         return model(x).float().cpu(), None
 
 
+MIN_TILE = 64
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)) or "out of memory" in str(exc).lower()
+
+
 def restore_tensor(
-    model: nn.Module, images: torch.Tensor, options: RestoreOptions = RestoreOptions()
+    model: nn.Module,
+    images: torch.Tensor,
+    options: RestoreOptions = RestoreOptions(),
+    note: Callable[[str], None] = lambda message: None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Restore (N, 3, H, W) float in [0, 1] (CPU) -> restored (N, 3, H, W) in [0, 1] and edges (N, 1, H, W) or None."""
+    """Restore (N, 3, H, W) float in [0, 1] (CPU) -> restored (N, 3, H, W) in [0, 1] and edges (N, 1, H, W) or None.
+
+    Out of memory, it retries with smaller tiles (and one image at a time) down to 64 pixels.
+    """
+    while True:
+        try:
+            return _restore_tensor(model, images, options)
+        except (RuntimeError, MemoryError) as exc:
+            if not _is_out_of_memory(exc):
+                raise
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            side = min(options.tile, max(images.shape[-2:]))
+            if side // 2 < MIN_TILE:
+                raise
+            smaller = replace(options, tile=side // 2, tile_overlap=min(options.tile_overlap, side // 4 - 1), batch_size=1)
+            note(f"out of memory with {side}-pixel tiles; retrying with {smaller.tile}-pixel tiles")
+            options = smaller
+
+
+def _restore_tensor(model: nn.Module, images: torch.Tensor, options: RestoreOptions) -> tuple[torch.Tensor, torch.Tensor | None]:
     device = next(model.parameters()).device
     multiple = _model_multiple(model)
     # Pad once to the model's multiple so whole and tiled runs see the same borders.
