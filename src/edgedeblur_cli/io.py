@@ -77,6 +77,7 @@ def read_image(source: str | os.PathLike | bytes) -> ImageData:
         raise ImageReadError("empty file")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on odd but readable files are not for users
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(_io.BytesIO(data)) as img:
                 img.load()

@@ -1,0 +1,197 @@
+"""Bad input, corrupted files and interruptions never cost a file or fake success.
+
+The fuzz sample is small by default; set EDGEDEBLUR_FUZZ=500 for the full run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edgedeblur_cli.cli import main
+
+from conftest import file_hash, synthetic_photo
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {str(p): file_hash(p) for p in folder.rglob("*") if p.is_file()}
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.rglob("*") if p.name.endswith(".part")]
+
+
+@pytest.fixture
+def bad_batch(tmp_path) -> tuple[Path, list[str], list[str]]:
+    """A folder of good images and every kind of bad one; returns (folder, good names, bad names)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = synthetic_photo(24, 32)
+    Image.fromarray(good).save(folder / "good.png")
+    Image.fromarray(good).save(folder / "wrong_ext.jpg", format="PNG")  # PNG bytes named .jpg
+    Image.fromarray(good[:1, :1]).save(folder / "one_pixel.png")
+    Image.fromarray(good[:1]).save(folder / "one_row.png")
+    Image.fromarray(good).convert("P").save(folder / "palette.png")
+    Image.fromarray(good).convert("LA").save(folder / "la.png")
+    Image.fromarray(good).convert("CMYK").save(folder / "cmyk.jpg")
+    Image.fromarray((good[..., 0].astype(np.uint16) * 257)).save(folder / "i16.png")
+    Image.fromarray(good[..., 0].astype(np.float32) / 255, "F").save(folder / "float.tif")
+    frames = [Image.fromarray(good), Image.fromarray(255 - good)]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(folder / "anim.webp", save_all=True, append_images=frames[1:])
+    Image.fromarray(good).save(folder / "space and ünïcode.png")
+    Image.fromarray(good).save(os.fsencode(folder) + b"/bad-\xff-name.png")
+    png = (folder / "good.png").read_bytes()
+    jpg_buffer = io.BytesIO()
+    Image.fromarray(good).save(jpg_buffer, "JPEG")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "truncated.png").write_bytes(png[: len(png) // 2])
+    (folder / "truncated.jpg").write_bytes(jpg_buffer.getvalue()[:200])
+    (folder / "text.png").write_text("definitely not an image")
+    bomb = bytearray(png)
+    bomb[16:24] = (100_000).to_bytes(4, "big") + (100_000).to_bytes(4, "big")  # declared 100k x 100k
+    (folder / "bomb.png").write_bytes(bytes(bomb))
+    os.symlink(folder, folder / "loop")
+    good_names = ["good.png", "wrong_ext.jpg", "one_pixel.png", "one_row.png", "palette.png", "la.png", "cmyk.jpg",
+                  "i16.png", "float.tif", "anim.gif", "anim.webp", "space and ünïcode.png"]
+    bad_names = ["empty.png", "truncated.png", "truncated.jpg", "text.png", "bomb.png"]
+    return folder, good_names, bad_names
+
+
+@pytest.mark.parametrize("command", ["restore", "edges", "degrade"])
+def test_bad_inputs_in_a_batch(runner, tiny_model_dir, bad_batch, tmp_path, command):
+    folder, good_names, bad_names = bad_batch
+    before = _hashes(folder)
+    out = tmp_path / "out"
+    args = [command, str(folder), str(tmp_path / "missing.png"), str(folder / "good.png"), "-r", "-o", str(out)]
+    if command != "degrade":
+        args += ["--weights", str(tiny_model_dir), "--device", "cpu"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    for name in bad_names + ["missing.png"]:
+        assert sum(name in line for line in errors) == 1, (name, errors)
+    assert len(errors) == len(bad_names) + 1
+    assert f"{len(good_names) + 1} " in result.stderr.splitlines()[-1]  # the bad-name file is done too
+    assert result.stderr.splitlines()[-1].endswith(f"0 skipped, {len(bad_names) + 1} failed")
+    assert _hashes(folder) == before  # no input touched
+    assert not _leftovers(out)
+    written = {p.stem for p in out.iterdir()}
+    assert {Path(n).stem for n in good_names} <= written
+    assert not {Path(n).stem for n in bad_names} & written
+
+
+def test_unwritable_output_is_one_failure(runner, tiny_model_dir, photo_dir, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    result = runner.invoke(main, ["degrade", str(photo_dir / "a.png"), str(photo_dir / "b.jpg"), "-o", str(blocker / "sub"), "--seed", "0"])
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "0 degraded, 0 skipped, 2 failed" in result.stderr
+
+
+def _corrupt(data: bytes, rng: np.random.Generator) -> bytes:
+    data = bytearray(data)
+    kind = rng.integers(3)
+    if kind == 0:  # bit flips
+        for _ in range(int(rng.integers(1, 20))):
+            i = int(rng.integers(len(data)))
+            data[i] ^= 1 << int(rng.integers(8))
+    elif kind == 1:  # truncation
+        data = data[: int(rng.integers(1, len(data)))]
+    else:  # header edits
+        for _ in range(int(rng.integers(1, 6))):
+            data[int(rng.integers(min(64, len(data))))] = int(rng.integers(256))
+    return bytes(data)
+
+
+def test_fuzzed_images_never_crash(runner, tiny_model_dir, tmp_path):
+    count = int(os.environ.get("EDGEDEBLUR_FUZZ", "60"))
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "fuzz"
+    folder.mkdir()
+    seeds = []
+    for fmt, ext in [("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp"), ("TIFF", "tif"), ("BMP", "bmp")]:
+        buffer = io.BytesIO()
+        Image.fromarray(synthetic_photo(24, 24, len(seeds))).save(buffer, fmt)
+        seeds.append((buffer.getvalue(), ext))
+    for i in range(count):
+        data, ext = seeds[i % len(seeds)]
+        (folder / f"f{i:04d}.{ext}").write_bytes(_corrupt(data, rng))
+    started = time.monotonic()
+    result = runner.invoke(main, ["restore", str(folder), "-o", str(tmp_path / "out"), "--weights", str(tiny_model_dir), "--device", "cpu"])
+    elapsed = time.monotonic() - started
+    assert result.exit_code in (0, 1)
+    assert "Traceback" not in result.stderr and result.exception is None or isinstance(result.exception, SystemExit)
+    last = result.stderr.splitlines()[-1]
+    done, skipped, failed = (int(part.split()[0]) for part in last.split(", "))
+    assert done + skipped + failed == count
+    assert elapsed / count < 2.0  # bounded time per file: no hangs
+
+
+def _spawn_restore(folder: Path, out: Path, model: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgedeblur_cli", "restore", str(folder), "-o", str(out), "--weights", str(model), "--device", "cpu", "--batch-size", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_folder_restore_leaves_complete_outputs(tiny_model_dir, tmp_path, sig):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        Image.fromarray(synthetic_photo(200, 240, i)).save(folder / f"p{i:02d}.png")
+    out = tmp_path / "out"
+    proc = _spawn_restore(folder, out, tiny_model_dir)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not out.is_dir() or len(list(out.glob("*.png"))) < 3):
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert b"Traceback" not in stderr
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+    finished = list(out.glob("*.png"))
+    assert 3 <= len(finished) < 40
+    for path in finished:  # every output present is complete
+        Image.open(path).load()
+    rerun = _spawn_restore(folder, out, tiny_model_dir)
+    _, stderr = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, stderr.decode()
+    assert len(list(out.glob("*.png"))) == 40
+    assert not _leftovers(out)
+    assert f"{40 - len(finished)} restored, {len(finished)} skipped".encode() in stderr
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_the_last_checkpoint(train_folder, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "edgedeblur_cli", "train", "--dataset", str(train_folder), "--crop", "16", "--epochs", "50",
+           "--epoch-size", "16", "--batch-size", "8", "--device", "cpu", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out / "log.csv").is_file():
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait()
+    done = len((out / "log.csv").read_text().splitlines()) - 1
+    assert done >= 1
+    resumed = subprocess.run(cmd[:-2] + ["--out", str(out), "--resume", "--epochs", str(done + 2)], capture_output=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert b"resumed from" in resumed.stderr
+    epochs = [int(line.split(",")[1]) for line in (out / "log.csv").read_text().splitlines()[1:]]
+    assert epochs == list(range(1, len(epochs) + 1))  # no epoch lost or repeated beyond the one in flight
+    assert epochs[-1] == done + 2
