@@ -195,3 +195,12 @@ def test_killed_training_resumes_from_the_last_checkpoint(train_folder, tmp_path
     epochs = [int(line.split(",")[1]) for line in (out / "log.csv").read_text().splitlines()[1:]]
     assert epochs == list(range(1, len(epochs) + 1))  # no epoch lost or repeated beyond the one in flight
     assert epochs[-1] == done + 2
+
+
+@pytest.mark.slow
+def test_a_genuinely_large_image(runner, tmp_path):
+    big = np.tile(synthetic_photo(500, 500), (8, 12, 1))  # 4000 x 6000, 24 megapixels
+    Image.fromarray(big).save(tmp_path / "big.png", compress_level=1)
+    result = runner.invoke(main, ["degrade", str(tmp_path / "big.png"), "--seed", "0"])
+    assert result.exit_code == 0, result.stderr
+    assert Image.open(tmp_path / "big_degraded.png").size == (6000, 4000)

@@ -7,7 +7,6 @@ and test sets are fixed: crops and degradation drawn from a seed.
 
 from __future__ import annotations
 
-import math
 import os
 import pickle
 from dataclasses import dataclass
@@ -177,6 +176,39 @@ def sample_crops(
     return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255)
 
 
+class TrainingSamples(torch.utils.data.Dataset):
+    """Fresh training samples each epoch: sample ``i`` of epoch ``e`` is drawn from its own seed (seed, e, i).
+
+    Each item is a sharp crop (or whole image) with the seed's flip augmentation, the blur
+    sigma and the standard-normal noise to degrade it with: ``(sharp (3, H, W) in [0, 1],
+    sigma (), noise (3, H, W))``. Blurring happens later, batched on the training device.
+    Seeding per sample makes a run independent of how samples are split over processes.
+    """
+
+    def __init__(
+        self, images: list[np.ndarray], crop: int | None, downscale: tuple[float, float], size: int, seed: int, config: DegradeConfig
+    ) -> None:
+        self.images, self.crop, self.downscale = images, crop, downscale
+        self.size, self.seed, self.config = size, seed, config
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        state = np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(2, np.uint64)
+        generator = torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
+        sharp = sample_crops(self.images, self.crop, self.downscale, 1, generator)
+        sharp = random_flips(sharp, generator)[0]
+        u = torch.rand((), generator=generator, dtype=torch.float64).item()
+        sigma = torch.tensor(self.config.sigma_min + (self.config.sigma_max - self.config.sigma_min) * u, dtype=torch.float32)
+        noise = torch.randn(sharp.shape, generator=generator)
+        return sharp, sigma, noise
+
+
 def random_flips(sharp: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """The seed's augmentation: each image flipped horizontally or vertically or left as is (1/3 each)."""
     choice = torch.randint(3, (sharp.shape[0],), generator=generator)
@@ -228,7 +260,3 @@ def batch_ranges(n: int, batch_size: int, same_size: bool) -> list[tuple[int, in
     """Index ranges for batching; whole photos of differing sizes go one at a time."""
     step = batch_size if same_size else 1
     return [(i, min(n, i + step)) for i in range(0, n, step)]
-
-
-def steps_per_epoch(epoch_size: int, batch_size: int) -> int:
-    return max(1, math.ceil(epoch_size / batch_size))

@@ -105,7 +105,8 @@ def restore_tensor(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Restore (N, 3, H, W) float in [0, 1] (CPU) -> restored (N, 3, H, W) in [0, 1] and edges (N, 1, H, W) or None.
 
-    Out of memory, it retries with smaller tiles (and one image at a time) down to 64 pixels.
+    Out of memory, it retries with smaller tiles (and one image at a time) down to 64 pixels,
+    then, on a GPU, moves the model to the CPU and goes on there.
     """
     while True:
         try:
@@ -117,7 +118,11 @@ def restore_tensor(
                 torch.cuda.empty_cache()
             side = min(options.tile, max(images.shape[-2:]))
             if side // 2 < MIN_TILE:
-                raise
+                if next(model.parameters()).device.type == "cpu":
+                    raise
+                note("out of memory on the GPU even with small tiles; continuing on the CPU")
+                model.to("cpu")
+                continue
             smaller = replace(options, tile=side // 2, tile_overlap=min(options.tile_overlap, side // 4 - 1), batch_size=1)
             note(f"out of memory with {side}-pixel tiles; retrying with {smaller.tile}-pixel tiles")
             options = smaller

@@ -8,10 +8,11 @@ training state, written atomically every epoch), ``log.csv`` and ``loss.png``.
 from __future__ import annotations
 
 import csv
-import sys
 import io as _io
 import json
 import math
+import os
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -19,21 +20,23 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from .data import (
     DatasetSpec,
     FixedPairs,
+    TrainingSamples,
     batch_ranges,
     fixed_pairs,
     load_images,
-    random_flips,
-    sample_crops,
     split_train_validation,
     stack_pairs,
-    steps_per_epoch,
 )
 from .degrade import DegradeConfig, degrade_batch
 from .edges import canny_targets, edge_network
@@ -115,22 +118,91 @@ def _set_requires_grad(model: nn.Module, stage: str) -> None:
             p.requires_grad_(stage == "edges")
 
 
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
+    """Join the torchrun job described by the environment (NCCL on GPUs, gloo on CPUs), if any."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return Distributed(), pick_device(device_name)
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        return Distributed(rank, world_size, local_rank), torch.device("cuda", local_rank)
+    return Distributed(rank, world_size, local_rank), torch.device("cpu")
+
+
+class StageLoss(nn.Module):
+    """The training loss of one stage as a module, so DistributedDataParallel can wrap it.
+
+    ``forward(degraded, sharp)`` with (N, 3, H, W) tensors returns the scalar loss:
+    BCE against Canny targets (edges), MSE (deblur), or MSE + weighted BCE (joint).
+    """
+
+    def __init__(self, model: nn.Module, stage: str, edge_weight: float) -> None:
+        super().__init__()
+        self.model, self.stage, self.edge_weight = model, stage, edge_weight
+
+    def forward(self, degraded: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
+        if self.stage == "edges":
+            logits = edge_network(self.model).logits(degraded)
+            return F.binary_cross_entropy_with_logits(logits.float(), canny_targets(sharp))
+        restored, edges = restore_with_edges(self.model, degraded)
+        loss = F.mse_loss(restored.float(), sharp)
+        if self.stage == "joint" and self.edge_weight > 0:
+            logits = torch.logit(edges.float().clamp(1e-6, 1 - 1e-6))
+            loss = loss + self.edge_weight * F.binary_cross_entropy_with_logits(logits, canny_targets(sharp))
+        return loss
+
+
+def restore_with_edges(model: nn.Module, degraded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if hasattr(model, "forward_with_edges"):
+        return model.forward_with_edges(degraded)
+    return model(degraded), None
+
+
 class Trainer:
-    """Runs ``TrainConfig`` to completion (or its time budget), resumable from ``checkpoint.pt``."""
+    """Runs ``TrainConfig`` to completion (or its time budget), resumable from ``checkpoint.pt``.
+
+    Under torchrun every process trains a shard of each batch through DistributedDataParallel;
+    ``--batch-size`` is the effective (global) batch; rank 0 alone writes checkpoints and logs.
+    """
 
     def __init__(self, config: TrainConfig, log: Callable[[str], None] = print) -> None:
         self.config = config
-        self.log = log
-        self.device = pick_device(config.device)
+        self.dist, self.device = init_distributed(config.device)
+        self.log = log if self.dist.is_main else (lambda message: None)
+        if config.batch_size % self.dist.world_size:
+            raise ValueError(f"--batch-size {config.batch_size} must be divisible by the {self.dist.world_size} processes")
+        if config.edge_loss == "gan" and self.dist.enabled:
+            raise ValueError("--edge-loss gan trains in one process only")
         self.out = Path(config.out)
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)  # the same --seed gives the same initial weights
         self.model = create_model(config.model).to(self.device)
         self.stages = config.stages()
         for stage in self.stages:
             if stage in ("edges", "joint") and not hasattr(self.model, "edgenet") and not hasattr(self.model, "logits"):
                 raise ValueError(f"model {config.model!r} has no edge branch: use --stage deblur")
-        self.generator = torch.Generator().manual_seed(config.seed)
         self.state = TrainState()
         self.discriminator = create_model("edge-discriminator").to(self.device) if config.edge_loss == "gan" else None
         self._load_data()
@@ -142,23 +214,32 @@ class Trainer:
         images = load_images(c.dataset, "train")
         self.train_images, val_images = split_train_validation(images, 0.1, c.seed)
         if c.epoch_size:
-            self.epoch_size = c.epoch_size
+            epoch_size = c.epoch_size
         else:
-            self.epoch_size = 3 * len(self.train_images) if c.dataset.crop is None else 10_000
+            epoch_size = 3 * len(self.train_images) if c.dataset.crop is None else 10_000
+        self.samples = TrainingSamples(self.train_images, c.dataset.crop, c.dataset.downscale, epoch_size, c.seed, c.degrade)
         val_count = c.val_size if c.dataset.crop is not None else min(c.val_size, len(val_images))
         self.val_pairs: FixedPairs = fixed_pairs(val_images, c.dataset.crop, c.dataset.downscale, val_count, c.seed + 1, c.degrade)
+        per_process = c.batch_size // self.dist.world_size
         self.log(
             f"data: {len(self.train_images)} training images, {len(val_images)} validation images "
-            f"({len(self.val_pairs.sharp)} fixed validation samples), {self.epoch_size} samples per epoch, "
-            f"batch {c.batch_size}, device {self.device}"
+            f"({len(self.val_pairs.sharp)} fixed validation samples), {epoch_size} samples per epoch; "
+            f"effective batch {c.batch_size} ({per_process} per process x {self.dist.world_size} processes), device {self.device}"
         )
 
-    def _training_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        c = self.config
-        sharp = sample_crops(self.train_images, c.dataset.crop, c.dataset.downscale, c.batch_size, self.generator)
-        sharp = random_flips(sharp, self.generator)
-        degraded, _ = degrade_batch(sharp, c.degrade, self.generator)
-        return degraded.to(self.device, non_blocking=True), sharp.to(self.device, non_blocking=True)
+    def _loader(self) -> DataLoader:
+        # Sample i is the same whatever the number of processes, so one process with batch B
+        # and N processes with B/N each see the same batches (rank r takes i = r, r+N, ...).
+        self.samples.set_epoch(len(self.state.history))
+        sampler = DistributedSampler(self.samples, self.dist.world_size, self.dist.rank, shuffle=False) if self.dist.enabled else None
+        workers = min(4, os.cpu_count() or 1) if self.device.type == "cuda" else 0
+        return DataLoader(
+            self.samples,
+            batch_size=self.config.batch_size // self.dist.world_size,
+            sampler=sampler,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+        )
 
     # ------------------------------------------------------------ checkpoints
 
@@ -168,11 +249,12 @@ class Trainer:
         return torch.optim.Adam(params, lr=self.config.lr)
 
     def _checkpoint(self, optimizer, best_state, disc_optimizer=None) -> None:
+        if not self.dist.is_main:
+            return
         payload = {
             "model": self.model.state_dict(),
             "best_model": best_state,
             "optimizer": optimizer.state_dict(),
-            "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "state": json.dumps(asdict(self.state)),
             "config": json.dumps({"model": self.config.model, "stages": self.stages}),
@@ -189,7 +271,7 @@ class Trainer:
         if not path.is_file():
             self.log(f"no checkpoint in {self.out}: starting fresh")
             return None
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle arbitrary objects
         saved = json.loads(payload["config"])
         if saved["model"] != self.config.model or saved["stages"] != self.stages:
             raise ValueError(
@@ -197,7 +279,6 @@ class Trainer:
                 f"not {self.config.model} {self.stages}; use another --out or the same options"
             )
         self.model.load_state_dict(payload["model"])
-        self.generator.set_state(payload["generator"])
         torch.set_rng_state(payload["torch_rng"])
         self.state = TrainState(**json.loads(payload["state"]))
         if self.discriminator is not None and "discriminator" in payload:
@@ -207,26 +288,9 @@ class Trainer:
 
     # ------------------------------------------------------------ losses
 
-    def _loss(self, stage: str, degraded: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
-        if stage == "edges":
-            logits = edge_network(self.model).logits(degraded)
-            return F.binary_cross_entropy_with_logits(logits.float(), canny_targets(sharp))
-        restored, edges = self._forward(degraded)
-        loss = F.mse_loss(restored.float(), sharp)
-        if stage == "joint" and self.config.edge_weight > 0:
-            logits = torch.logit(edges.float().clamp(1e-6, 1 - 1e-6))
-            loss = loss + self.config.edge_weight * F.binary_cross_entropy_with_logits(logits, canny_targets(sharp))
-        return loss
-
-    def _forward(self, degraded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if hasattr(self.model, "forward_with_edges"):
-            return self.model.forward_with_edges(degraded)
-        return self.model(degraded), None
-
     def _gan_step(self, degraded, sharp, disc_optimizer) -> torch.Tensor:
         """One discriminator update; returns the generator's adversarial loss term."""
-        edgenet = edge_network(self.model)
-        fake = edgenet(degraded)
+        fake = edge_network(self.model)(degraded)
         real = canny_targets(sharp)
         d_real = self.discriminator(real)
         d_fake = self.discriminator(fake.detach())
@@ -239,13 +303,23 @@ class Trainer:
         g_fake = self.discriminator(fake)
         return 0.01 * F.binary_cross_entropy_with_logits(g_fake, torch.ones_like(g_fake))
 
+    def _all_reduce(self, values: list[float], op: dist.ReduceOp = dist.ReduceOp.SUM) -> list[float]:
+        """Sum (or ``op``) of ``values`` over all processes; the values themselves when alone."""
+        if not self.dist.enabled:
+            return values
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor, op=op)
+        return tensor.tolist()
+
     @torch.no_grad()
     def _validate(self, stage: str) -> float:
+        """Mean validation loss over the fixed set; each process scores a shard, the sums are reduced."""
         self.model.eval()
         pairs = self.val_pairs
         same_size = len({p.shape for p in pairs.sharp}) == 1
+        ranges = batch_ranges(len(pairs.sharp), self.config.batch_size, same_size)[self.dist.rank :: self.dist.world_size]
         total, count = 0.0, 0
-        for start, stop in batch_ranges(len(pairs.sharp), self.config.batch_size, same_size):
+        for start, stop in ranges:
             degraded, sharp = (t.to(self.device) for t in stack_pairs(pairs, start, stop))
             with _autocast(self.device):
                 if stage == "edges":
@@ -253,10 +327,11 @@ class Trainer:
                     loss = F.binary_cross_entropy_with_logits(logits.float(), canny_targets(sharp), reduction="sum")
                     loss = loss / sharp[:, :1].numel() * (stop - start)
                 else:
-                    restored = self._forward(degraded)[0].float().clamp(0, 1)
+                    restored = restore_with_edges(self.model, degraded)[0].float().clamp(0, 1)
                     loss = F.mse_loss(restored, sharp, reduction="sum") / sharp[0].numel()
             total += loss.item()
             count += stop - start
+        total, count = self._all_reduce([total, float(count)])
         self.model.train()
         return total / max(count, 1)
 
@@ -272,6 +347,10 @@ class Trainer:
         while self.state.stage_index < len(self.stages):
             stage = self.stages[self.state.stage_index]
             optimizer = self._new_optimizer(stage)
+            loss_module: nn.Module = StageLoss(self.model, stage, c.edge_weight)
+            if self.dist.enabled:
+                device_ids = [self.device.index] if self.device.type == "cuda" else None
+                loss_module = DistributedDataParallel(loss_module, device_ids=device_ids)
             disc_optimizer = (
                 torch.optim.Adam(self.discriminator.parameters(), lr=c.lr) if self.discriminator is not None else None
             )
@@ -289,7 +368,7 @@ class Trainer:
             out_of_time = False
             while self.state.epoch < c.epochs and self.state.bad_epochs < c.patience:
                 epoch_start = time.monotonic()
-                train_loss, out_of_time = self._train_epoch(stage, optimizer, disc_optimizer, stage_deadline)
+                train_loss, out_of_time = self._train_epoch(stage, loss_module, optimizer, disc_optimizer, stage_deadline)
                 val_loss = self._validate(stage)
                 self.state.epoch += 1
                 improved = val_loss < self.state.best_loss - c.min_delta
@@ -325,15 +404,17 @@ class Trainer:
         self._write_log()
         return self.out
 
-    def _train_epoch(self, stage, optimizer, disc_optimizer, deadline: float) -> tuple[float, bool]:
+    def _train_epoch(self, stage, loss_module, optimizer, disc_optimizer, deadline: float) -> tuple[float, bool]:
         self.model.train()
-        steps = steps_per_epoch(self.epoch_size, self.config.batch_size)
+        loader = self._loader()
         total, done, out_of_time = 0.0, 0, False
-        bar = tqdm(range(steps), desc=f"{stage} epoch {self.state.epoch + 1}", leave=False, dynamic_ncols=True, disable=not sys.stderr.isatty())
-        for _ in bar:
-            degraded, sharp = self._training_batch()
+        show = sys.stderr.isatty() and self.dist.is_main
+        bar = tqdm(loader, desc=f"{stage} epoch {self.state.epoch + 1}", leave=False, dynamic_ncols=True, disable=not show)
+        for sharp, sigmas, noise in bar:
+            sharp = sharp.to(self.device, non_blocking=True)
+            degraded, _ = degrade_batch(sharp, self.config.degrade, sigmas=sigmas.to(self.device), noise=noise.to(self.device))
             with _autocast(self.device):
-                loss = self._loss(stage, degraded, sharp)
+                loss = loss_module(degraded, sharp)
                 if stage == "edges" and self.discriminator is not None:
                     loss = loss + self._gan_step(degraded, sharp, disc_optimizer)
             optimizer.zero_grad(set_to_none=True)
@@ -342,15 +423,20 @@ class Trainer:
             total += loss.item()
             done += 1
             bar.set_postfix(loss=f"{total / done:.5f}")
-            if time.monotonic() > deadline:
+            # Every process must stop at the same step, or the others would wait forever.
+            late = float(time.monotonic() > deadline)
+            if self._all_reduce([late], dist.ReduceOp.MAX)[0] > 0:
                 out_of_time = True
                 break
         bar.close()
-        return total / max(done, 1), out_of_time
+        mean_loss = self._all_reduce([total / max(done, 1)])[0] / self.dist.world_size
+        return mean_loss, out_of_time
 
     # ------------------------------------------------------------ outputs
 
     def _save_model(self, state: dict) -> None:
+        if not self.dist.is_main:
+            return
         current = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.model.load_state_dict(state)
         extra = {"training": {"stages": self.stages, "history_tail": self.state.history[-3:]}}
@@ -359,7 +445,7 @@ class Trainer:
 
     def _write_log(self) -> None:
         rows = self.state.history
-        if not rows:
+        if not rows or not self.dist.is_main:
             return
         buffer = _io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
