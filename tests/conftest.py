@@ -16,10 +16,10 @@ from edgedeblur_cli.weights import save_model_dir
 
 TINY_CONFIG = {
     "width": 8,
-    "encoder_blocks": [1, 1],
+    "encoder_blocks": 1,
     "middle_blocks": 1,
-    "decoder_blocks": [1, 1],
-    "edge": {"channels": 4, "blocks": 1},
+    "decoder_blocks": 1,
+    "edge": {"channels": 4, "layers": 2},
 }
 
 

@@ -48,16 +48,16 @@ def test_untrained_edgedeblur_s_is_the_identity():
 
 def test_ablation_has_no_edge_input():
     model = create_model("edgedeblur-s-noedge")
-    assert model.head.in_channels == 3
-    assert create_model("edgedeblur-s").head.in_channels == 4
+    assert model.head.in_channels == 3 * 4  # pixel-unshuffled RGB
+    assert create_model("edgedeblur-s").head.in_channels == 4 * 4  # RGB + edges
 
 
 def test_config_round_trip_and_unknown_names():
-    model = create_model("edgedeblur-s", {"width": 8, "encoder_blocks": [1], "decoder_blocks": [1]})
+    model = create_model("edgedeblur-s", {"width": 8, "encoder_blocks": 1, "decoder_blocks": 1, "edge": {"channels": 4}})
     config = model_config_dict(model)
     again = create_model("edgedeblur-s", config)
     assert model_config_dict(again) == config
-    assert again.config.encoder_blocks == (1,)
+    assert again.config.edge.channels == 4
     with pytest.raises(ValueError, match="unknown model"):
         create_model("nope")
     assert "seed" in list_models()

@@ -106,7 +106,7 @@ def _model_options(func):
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
         click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Images (or tiles) per forward pass."),
         click.option("--tile", type=click.IntRange(32), default=512, show_default=True, help="Process larger images in tiles of PX pixels."),
-        click.option("--tile-overlap", type=click.IntRange(0), default=64, show_default=True, help="Overlap of neighbouring tiles, PX."),
+        click.option("--tile-overlap", type=click.IntRange(0), default=96, show_default=True, help="Overlap of neighbouring tiles, PX."),
         click.option("--half", is_flag=True, help="fp16 inference on CUDA."),
     ]
     for option in reversed(options):

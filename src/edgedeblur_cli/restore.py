@@ -27,7 +27,7 @@ class RestoreOptions:
     """How to run the network: tile size and overlap in pixels, tiles per batch, fp16 on CUDA."""
 
     tile: int = 512
-    tile_overlap: int = 64
+    tile_overlap: int = 96
     batch_size: int = 4
     half: bool = False
 
@@ -57,10 +57,19 @@ def _model_multiple(model: nn.Module) -> int:
 
 
 def _window(size: int, overlap: int, at_start: bool, at_end: bool) -> torch.Tensor:
-    """1-D blend weights (size,): a raised-cosine ramp over ``overlap`` pixels on inner sides, 1 elsewhere."""
+    """1-D blend weights (size,) for a tile: 1 inside, a raised-cosine ramp across inner overlaps.
+
+    The ramp spans only the middle third of the overlap and is 0 in the outer third, where
+    the tile's own border (padding instead of real neighbours) still affects the output;
+    the neighbouring tile covers those pixels with weight 1.
+    """
     w = torch.ones(size, dtype=torch.float32)
     if overlap > 0:
-        ramp = 0.5 - 0.5 * torch.cos(torch.linspace(0, torch.pi, overlap + 2)[1:-1])
+        margin = overlap // 3
+        ramp = torch.zeros(overlap)
+        width = overlap - 2 * margin
+        ramp[margin : margin + width] = 0.5 - 0.5 * torch.cos(torch.linspace(0, torch.pi, width + 2)[1:-1])
+        ramp[margin + width :] = 1.0
         if not at_start:
             w[:overlap] = ramp
         if not at_end:
