@@ -1,0 +1,114 @@
+"""Speed benchmark: restore throughput of the seed architecture and each shipped model, side by side.
+
+Prints images/s at 32x32 (batched) and MP/s on a 1-megapixel photo (min and median of several
+runs), the ratio to the seed, achieved GFLOP/s against a plain fp32 matrix multiply measured in
+the same run, and the wall time and peak RSS of restoring a 12-megapixel (4000x3000) photo with
+the CLI in a fresh process (decode + restore + encode).
+
+Usage (from the repository root, after `pip install .`):
+    python benchmarks/speed.py [--runs 5] [--skip-12mp] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
+
+from edgedeblur_cli.models import create_model
+from edgedeblur_cli.restore import RestoreOptions, restore_tensor
+from edgedeblur_cli.weights import load_manifest
+
+
+def timed(fn, runs: int) -> list[float]:
+    fn()  # warm-up: oneDNN picks its kernels on the first call
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def matmul_gflops(device: torch.device, runs: int) -> float:
+    a = torch.rand(2048, 2048, device=device)
+    b = torch.rand(2048, 2048, device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    times = timed(lambda: (a @ b, sync()), runs)
+    return 2 * 2048**3 / min(times) / 1e9
+
+
+def flops_per_pixel(model: torch.nn.Module) -> float:
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.rand(1, 3, 64, 64))
+    return counter.get_total_flops() / (64 * 64)
+
+
+def twelve_megapixels(model: str, device: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GiB) of `edgedeblur restore` on a 4000x3000 photo in a new process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rng = np.random.default_rng(0)
+        tile = (rng.random((300, 400, 3)) * 255).astype(np.uint8)
+        Image.fromarray(np.tile(tile, (10, 10, 1))).save(Path(tmp) / "big.png", compress_level=1)
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "edgedeblur_cli", "restore", str(Path(tmp) / "big.png"), "--model", model, "--device", device, "-q"],
+            check=True,
+        )
+        wall = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, peak_kib / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--skip-12mp", action="store_true")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    torch.set_grad_enabled(False)
+    names = ["seed"] + [n for n in load_manifest() if n != "seed"]
+    ceiling = matmul_gflops(device, args.runs)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    print(f"fp32 matmul 2048^3: {ceiling:.1f} GFLOP/s (the ceiling)\n")
+    header = f"{'model':<22} {'32x32 img/s (min/med)':>22} {'1MP MP/s (min/med)':>20} {'x seed':>7} {'GFLOP/s':>8} {'% of matmul':>11}"
+    print(header)
+    print("-" * len(header))
+    baseline = None
+    for name in names:
+        model = create_model(name).eval().to(device).to(memory_format=torch.channels_last)
+        per_pixel = flops_per_pixel(model)
+        tiny = torch.rand(64, 3, 32, 32)
+        photo = torch.rand(1, 3, 1000, 1000)
+        options = RestoreOptions(tile=1024)
+        tiny_times = timed(lambda: restore_tensor(model, tiny, options), args.runs)
+        photo_times = timed(lambda: restore_tensor(model, photo, options), args.runs)
+        ips = [64 / t for t in tiny_times]
+        mps = [1.0 / t for t in photo_times]
+        best_ips, best_mps = max(ips), max(mps)
+        gflops = per_pixel * 1e6 * best_mps / 1e9
+        ratio = "" if baseline is None else f"{best_ips / baseline[0]:.1f}/{best_mps / baseline[1]:.1f}"
+        baseline = baseline or (best_ips, best_mps)
+        print(
+            f"{name:<22} {min(ips):>9.0f} / {statistics.median(ips):<9.0f}  {min(mps):>8.3f} / {statistics.median(mps):<8.3f} "
+            f"{ratio:>7} {gflops:>8.1f} {100 * gflops / ceiling:>10.0f}%"
+        )
+    print("(x seed: ratio of the best 32x32 img/s / of the best 1MP MP/s, measured in this run)")
+    if not args.skip_12mp:
+        wall, rss = twelve_megapixels(names[-1], args.device)
+        print(f"\n12 MP (4000x3000) `edgedeblur restore --model {names[-1]}`: {wall:.1f} s wall, peak RSS {rss:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()
