@@ -61,8 +61,8 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def shipped_weights_dir() -> Path:
-    """``weights/`` shipped in the wheel (``edgedeblur_cli/weights``) or in a source checkout."""
-    packaged = Path(__file__).resolve().parent / "weights"
+    """``weights/`` as shipped in the wheel (``edgedeblur_cli/pretrained``) or in a source checkout."""
+    packaged = Path(__file__).resolve().parent / "pretrained"
     if (packaged / "manifest.json").is_file():
         return packaged
     return Path(__file__).resolve().parents[2] / "weights"
