@@ -150,6 +150,15 @@ def _run_file_command(ctx: _Context, verb: str, inputs, output, recursive, suffi
     sys.exit(1 if summary.failed else 0)
 
 
+def _restore_options(tile: int, tile_overlap: int, batch_size: int, half: bool):
+    from .restore import RestoreOptions
+
+    try:
+        return RestoreOptions(tile, tile_overlap, batch_size, half)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _load(ctx: _Context, model_name, weights, hub_repo, device):
     from .restore import load_model
     from .weights import WeightsError
@@ -170,13 +179,8 @@ def _load(ctx: _Context, model_name, weights, hub_repo, device):
 @click.option("--compare", is_flag=True, help="Also write <name>_compare.png: input | edges | restored.")
 def restore(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, model_name, weights, hub_repo, device, batch_size, tile, tile_overlap, half, save_edges, compare):
     """Restore blurred, noisy photos (files, folders, or - for stdin)."""
-    from .restore import RestoreOptions
-
     ctx = _Context(quiet, debug)
-    try:
-        options = RestoreOptions(tile, tile_overlap, batch_size, half)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    options = _restore_options(tile, tile_overlap, batch_size, half)
 
     def make_process():
         model = _load(ctx, model_name, weights, hub_repo, device)
@@ -232,13 +236,10 @@ def edges(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, q
       edgedeblur edges photo.png            # writes photo_edges.png
       edgedeblur edges shots/ -o edges/
     """
-    from .restore import RestoreOptions, restore_arrays
+    from .restore import restore_arrays
 
     ctx = _Context(quiet, debug)
-    try:
-        options = RestoreOptions(tile, tile_overlap, batch_size, half)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    options = _restore_options(tile, tile_overlap, batch_size, half)
 
     def make_process():
         model = _load(ctx, model_name, weights, hub_repo, device)
