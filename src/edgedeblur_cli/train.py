@@ -67,6 +67,7 @@ class TrainConfig:
     device: str = "auto"
     edge_loss: str = "bce"  # bce | gan
     edge_weight: float = 0.05  # weight of the edge BCE in joint training
+    grad_clip: float = 1.0  # max global gradient norm
     epoch_size: int | None = None  # samples per epoch; default: 3x the images for CIFAR-10, 10,000 crops otherwise
     val_size: int = 1000
     seed: int = 0
@@ -371,6 +372,10 @@ class Trainer:
                 train_loss, out_of_time = self._train_epoch(stage, loss_module, optimizer, disc_optimizer, stage_deadline)
                 val_loss = self._validate(stage)
                 self.state.epoch += 1
+                if not math.isfinite(val_loss):
+                    self.log("validation loss is not finite: back to the best weights, with a fresh optimizer")
+                    self.model.load_state_dict(best_state)
+                    optimizer = self._new_optimizer(stage)
                 improved = val_loss < self.state.best_loss - c.min_delta
                 if improved:
                     self.state.best_loss = val_loss
@@ -407,7 +412,7 @@ class Trainer:
     def _train_epoch(self, stage, loss_module, optimizer, disc_optimizer, deadline: float) -> tuple[float, bool]:
         self.model.train()
         loader = self._loader()
-        total, done, out_of_time = 0.0, 0, False
+        total, done, skipped, out_of_time = 0.0, 0, 0, False
         show = sys.stderr.isatty() and self.dist.is_main
         bar = tqdm(loader, desc=f"{stage} epoch {self.state.epoch + 1}", leave=False, dynamic_ncols=True, disable=not show)
         for sharp, sigmas, noise in bar:
@@ -419,6 +424,13 @@ class Trainer:
                     loss = loss + self._gan_step(degraded, sharp, disc_optimizer)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            # Clipping keeps a rare huge gradient from blowing the weights up; a non-finite loss
+            # (or gradient) on any process skips the update everywhere instead of poisoning the model.
+            grad_norm = torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], self.config.grad_clip)
+            bad = float(not (torch.isfinite(loss) and torch.isfinite(grad_norm)))
+            if self._all_reduce([bad], dist.ReduceOp.MAX)[0] > 0:
+                skipped += 1
+                continue
             optimizer.step()
             total += loss.item()
             done += 1
@@ -429,6 +441,8 @@ class Trainer:
                 out_of_time = True
                 break
         bar.close()
+        if skipped:
+            self.log(f"note: skipped {skipped} update(s) with a non-finite loss or gradient")
         mean_loss = self._all_reduce([total / max(done, 1)])[0] / self.dist.world_size
         return mean_loss, out_of_time
 
