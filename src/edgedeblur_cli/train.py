@@ -86,6 +86,7 @@ class TrainState:
     epoch: int = 0  # epochs finished in the current stage
     best_loss: float = math.inf
     bad_epochs: int = 0
+    lr_scale: float = 1.0  # halved each time training diverges
     history: list[dict] = field(default_factory=list)
 
 
@@ -247,7 +248,21 @@ class Trainer:
     def _new_optimizer(self, stage: str) -> torch.optim.Optimizer:
         _set_requires_grad(self.model, stage)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        return torch.optim.Adam(params, lr=self.config.lr)
+        return torch.optim.Adam(params, lr=self.config.lr * self.state.lr_scale)
+
+    def _diverged(self) -> bool:
+        """The last epoch's validation loss is non-finite or more than twice the best."""
+        if not self.state.history:
+            return False
+        last = self.state.history[-1]["val_loss"]
+        return not math.isfinite(last) or (math.isfinite(self.state.best_loss) and last > 2 * self.state.best_loss)
+
+    def _recover(self, stage: str, best_state: dict) -> torch.optim.Optimizer:
+        """Back to the best weights with half the learning rate and a fresh optimizer."""
+        self.state.lr_scale /= 2
+        self.log(f"training diverged: back to the best weights, learning rate x{self.state.lr_scale:g}")
+        self.model.load_state_dict(best_state)
+        return self._new_optimizer(stage)
 
     def _checkpoint(self, optimizer, best_state, disc_optimizer=None) -> None:
         if not self.dist.is_main:
@@ -363,6 +378,8 @@ class Trainer:
                 if payload.get("best_model"):
                     best_state = payload["best_model"]
                 payload = None
+                if self._diverged():  # a run stopped right after an epoch that blew up
+                    optimizer = self._recover(stage, best_state)
             # In a two-stage run the edge stage may use at most a third of the time budget.
             stage_deadline = started + (budget / 3 if stage == "edges" and len(self.stages) > 1 else budget)
             self.log(f"stage {stage}: training {sum(p.numel() for p in self.model.parameters() if p.requires_grad):,} parameters")
@@ -372,10 +389,6 @@ class Trainer:
                 train_loss, out_of_time = self._train_epoch(stage, loss_module, optimizer, disc_optimizer, stage_deadline)
                 val_loss = self._validate(stage)
                 self.state.epoch += 1
-                if not math.isfinite(val_loss):
-                    self.log("validation loss is not finite: back to the best weights, with a fresh optimizer")
-                    self.model.load_state_dict(best_state)
-                    optimizer = self._new_optimizer(stage)
                 improved = val_loss < self.state.best_loss - c.min_delta
                 if improved:
                     self.state.best_loss = val_loss
@@ -394,6 +407,8 @@ class Trainer:
                 self.state.history.append(row)
                 psnr = f", val PSNR {row['val_psnr']:.2f} dB" if stage != "edges" else ""
                 self.log(f"{stage} epoch {self.state.epoch}: train {train_loss:.5f}, val {val_loss:.5f}{psnr}" + (" (best)" if improved else ""))
+                if self._diverged():
+                    optimizer = self._recover(stage, best_state)
                 self._save_model(best_state)
                 self._checkpoint(optimizer, best_state, disc_optimizer)
                 self._write_log()
