@@ -164,7 +164,6 @@ def run_jobs(
     jobs: list[Job],
     process: Callable[[list[ImageData]], list[dict[str, ImageData]]],
     *,
-    verb: str,
     overwrite: bool,
     quality: int,
     batch_size: int,

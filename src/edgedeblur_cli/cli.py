@@ -130,7 +130,6 @@ def _run_file_command(ctx: _Context, verb: str, inputs, output, recursive, suffi
         summary = run_jobs(
             jobs,
             process,
-            verb=verb,
             overwrite=overwrite,
             quality=quality,
             batch_size=batch_size,
@@ -406,7 +405,7 @@ def evaluate(dataset, crop, downscale, data_root, split, models, seed, limit, de
         is_dir = Path(name).is_dir()
         model = _load(ctx, name if not is_dir else DEFAULT_MODEL, name if is_dir else None, None, device)
         loaded.append((name, model))
-    rows = evaluate_all(pairs, loaded, RestoreOptions(batch_size=batch_size), batch_size, log=_stderr, progress=sys.stderr.isatty())
+    rows = evaluate_all(pairs, loaded, RestoreOptions(batch_size=batch_size), batch_size, progress=sys.stderr.isatty())
     if as_json:
         click.echo(json.dumps({"dataset": dataset, "crop": crop, "downscale": list(spec.downscale), "seed": seed, "rows": [r.as_dict() for r in rows]}, indent=2))
     else:

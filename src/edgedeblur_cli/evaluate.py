@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable
 
 import torch
 from torch import nn
@@ -85,11 +85,10 @@ def evaluate_all(
     models: list[tuple[str, nn.Module]],
     options: RestoreOptions = RestoreOptions(),
     batch_size: int = 64,
-    log: Callable[[str], None] = lambda message: None,
     progress: bool = False,
 ) -> list[Row]:
+    """The input, Wiener and each model on the same fixed pairs."""
     rows = [score_input(pairs), score_wiener(pairs)]
-    log("scored the degraded input and Wiener")
     for name, model in models:
         rows.append(score_model(name, model, pairs, options, batch_size, progress))
     return rows
