@@ -331,6 +331,7 @@ def _dataset_spec(dataset, crop, downscale, data_root):
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--patience", type=click.IntRange(1), default=7, show_default=True, help="Early-stopping patience, epochs.")
+@click.option("--min-delta", type=click.FloatRange(0), default=1e-4, show_default=True, help="Smallest validation-loss drop that counts as better (the seed's).")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), help="Stop after this much training time; the best model so far is kept.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/model", show_default=True, help="Output model folder.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt exactly (optimizer, epoch, RNG).")
@@ -338,7 +339,7 @@ def _dataset_spec(dataset, crop, downscale, data_root):
 @click.option("--edge-loss", type=click.Choice(["bce", "gan"]), default="bce", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_size, batch_size, lr, patience, max_minutes, out, resume, device, edge_loss, seed, debug):
+def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_size, batch_size, lr, patience, min_delta, max_minutes, out, resume, device, edge_loss, seed, debug):
     """Train a model; OUT becomes a loadable model folder (config.json + model.safetensors).
 
     \b
@@ -355,7 +356,7 @@ def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_
     spec = _dataset_spec(dataset, crop, downscale, data_root)
     config = TrainConfig(
         dataset=spec, out=Path(out), model=model_name, stage=stage, epochs=epochs, batch_size=batch_size, lr=lr,
-        patience=patience, max_minutes=max_minutes, resume=resume, device=device, edge_loss=edge_loss,
+        patience=patience, min_delta=min_delta, max_minutes=max_minutes, resume=resume, device=device, edge_loss=edge_loss,
         epoch_size=epoch_size, seed=seed,
     )
     try:

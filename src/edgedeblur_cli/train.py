@@ -61,7 +61,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     patience: int = 7
-    min_delta: float = 1e-4
+    min_delta: float = 1e-4  # the seed's early stopping: smaller improvements do not count
     max_minutes: float | None = None
     resume: bool = False
     device: str = "auto"

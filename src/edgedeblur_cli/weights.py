@@ -18,7 +18,7 @@ from typing import Callable
 from urllib.parse import urlparse
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from .io import write_atomic
@@ -89,9 +89,7 @@ def save_model_dir(model: nn.Module, architecture: str, directory: str | os.Path
     directory.mkdir(parents=True, exist_ok=True)
     config = {"architecture": architecture, "config": model_config_dict(model), **(extra or {})}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = directory / f".{WEIGHTS_FILE}.tmp"
-    save_file(state, str(tmp), metadata={"architecture": architecture})
-    os.replace(tmp, directory / WEIGHTS_FILE)
+    write_atomic(directory / WEIGHTS_FILE, save(state, metadata={"architecture": architecture}))
     write_atomic(directory / CONFIG_FILE, (json.dumps(config, indent=2) + "\n").encode())
     sums = "".join(f"{sha256_file(directory / f)}  {f}\n" for f in (CONFIG_FILE, WEIGHTS_FILE))
     write_atomic(directory / CHECKSUM_FILE, sums.encode())
