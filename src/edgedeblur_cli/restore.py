@@ -92,7 +92,7 @@ def _tile_starts(length: int, tile: int, overlap: int) -> list[int]:
 def _run(model: nn.Module, batch: torch.Tensor, device: torch.device, half: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Model on a (N, 3, h, w) CPU batch -> restored (N, 3, h, w) and edges (N, 1, h, w) on the CPU."""
     x = batch.to(device).contiguous(memory_format=torch.channels_last)
-    # fp16 autocast keeps the weights in fp32 and the numerically touchy ops (norms) in fp32.
+    # fp16 autocast keeps the weights in fp32 and runs reductions that overflow in fp16 in fp32.
     precision = torch.autocast("cuda", dtype=torch.float16) if half and device.type == "cuda" else nullcontext()
     with precision:
         if hasattr(model, "forward_with_edges"):
