@@ -67,3 +67,17 @@ def test_padding_crops_back():
     x = torch.rand(1, 3, 1, 3)  # smaller than the pad: falls back to replication
     padded, size = pad_to_multiple(x, 16)
     assert padded.shape[-2:] == (16, 16) and size == (1, 3)
+
+
+def test_folding_for_inference_keeps_the_outputs():
+    torch.manual_seed(0)
+    model = create_model("edgedeblur-s").eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))  # norms' affine maps and residual scales away from 1/0
+    x = torch.rand(2, 3, 36, 44)
+    with torch.no_grad():
+        expected = model(x)
+        folded = model.fold_for_inference()(x)
+    assert (expected - folded).abs().max() < 1e-4
+    assert (expected - x).abs().max() > 1e-2

@@ -17,7 +17,7 @@ from PIL import Image
 from edgedeblur_cli.cli import main
 from edgedeblur_cli.io import ImageWriteError, read_image, write_atomic
 from edgedeblur_cli.models import create_model
-from edgedeblur_cli.restore import RestoreOptions, restore_image, restore_tensor
+from edgedeblur_cli.restore import RestoreOptions, _tile_grid, load_model, restore_arrays, restore_image, restore_tensor
 
 from conftest import file_hash, make_tiny_model, synthetic_photo
 
@@ -194,6 +194,39 @@ def test_tiles_equal_the_whole_image(model_factory):
     tiled, tiled_edges = restore_tensor(model, image, RestoreOptions(tile=256, tile_overlap=96, batch_size=3))
     assert (whole - tiled).abs().max() < 1e-3
     assert (whole_edges - tiled_edges).abs().max() < 1e-3
+
+
+def test_shipped_model_tiles_seamlessly_with_its_default_overlap():
+    """The trained default model, tiled with the overlap it states, equals the whole image."""
+    model = load_model(device="cpu")
+    image = torch.from_numpy(synthetic_photo(300, 420, 7)).permute(2, 0, 1)[None].float() / 255
+    whole, _ = restore_tensor(model, image, RestoreOptions(tile=1024))
+    tiled, _ = restore_tensor(model, image, RestoreOptions(tile=160))
+    assert (whole - tiled).abs().max() < 1e-3
+    assert (whole - image).abs().mean() > 1e-3  # the model really changed the image
+
+
+@pytest.mark.parametrize("length", [161, 481, 1000, 3000, 4000, 4321])
+@pytest.mark.parametrize("tile, overlap", [(160, 32), (512, 96), (1024, 64)])
+def test_tile_grid_covers_evenly_on_the_model_grid(length, tile, overlap):
+    padded = -(-length // 4) * 4
+    size, starts = _tile_grid(padded, tile, overlap, 4)
+    if padded <= tile:
+        assert (size, starts) == (padded, [0])
+        return
+    assert size <= tile and size % 4 == 0 and all(start % 4 == 0 for start in starts)
+    assert starts[0] == 0 and starts[-1] + size == padded
+    assert all(size - (b - a) >= overlap for a, b in zip(starts, starts[1:]))
+    assert len(starts) * size < padded * 1.3  # evenly spread: no squeezed extra tile
+
+
+def test_edges_are_only_made_when_asked(tiny_model_dir):
+    model = make_tiny_model()
+    image = synthetic_photo(40, 60).astype(np.float32) / 255
+    [(restored, edges)] = restore_arrays(model, [image], with_edges=False)
+    assert edges is None and restored.shape == image.shape
+    [(again, edges)] = restore_arrays(model, [image])
+    assert edges.shape == (40, 60) and np.array_equal(restored, again)
 
 
 def _perturbed(name):

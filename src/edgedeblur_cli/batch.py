@@ -160,6 +160,9 @@ def plan_jobs(
     return jobs
 
 
+MAX_PENDING_PIXELS = 1 << 22  # images read ahead for batching hold at most ~4 MP
+
+
 def run_jobs(
     jobs: list[Job],
     process: Callable[[list[ImageData]], list[dict[str, ImageData]]],
@@ -255,7 +258,8 @@ def run_jobs(
             fail(job, str(exc))
             continue
         pending.append((job, image))
-        if len(pending) >= batch_size:
+        # Big photos are tiled anyway: batching them only multiplies memory.
+        if len(pending) >= batch_size or sum(im.size[0] * im.size[1] for _, im in pending) >= MAX_PENDING_PIXELS:
             flush()
     flush()
     if bar:

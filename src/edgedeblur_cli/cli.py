@@ -105,8 +105,8 @@ def _model_options(func):
         click.option("--hub-repo", envvar="EDGEDEBLUR_HUB_REPO", help="Hugging Face repo to fetch weights from [env: EDGEDEBLUR_HUB_REPO]."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
         click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Images (or tiles) per forward pass."),
-        click.option("--tile", type=click.IntRange(32), default=512, show_default=True, help="Process larger images in tiles of PX pixels."),
-        click.option("--tile-overlap", type=click.IntRange(0), default=96, show_default=True, help="Overlap of neighbouring tiles, PX."),
+        click.option("--tile", type=click.IntRange(32), default=1024, show_default=True, help="Process larger images in tiles of at most PX pixels."),
+        click.option("--tile-overlap", type=click.IntRange(0), help="Least overlap of neighbouring tiles, PX  [default: what the model needs, 64 for edgedeblur-s]."),
         click.option("--half", is_flag=True, help="fp16 inference on CUDA."),
     ]
     for option in reversed(options):
@@ -149,11 +149,11 @@ def _run_file_command(ctx: _Context, verb: str, inputs, output, recursive, suffi
     sys.exit(1 if summary.failed else 0)
 
 
-def _restore_options(tile: int, tile_overlap: int, batch_size: int, half: bool):
+def _restore_options(tile: int, tile_overlap: int | None, batch_size: int, half: bool):
     from .restore import RestoreOptions
 
     try:
-        return RestoreOptions(tile, tile_overlap, batch_size, half)
+        return RestoreOptions(tile=tile, tile_overlap=tile_overlap, batch_size=batch_size, half=half)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -183,7 +183,7 @@ def restore(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
 
     def make_process():
         model = _load(ctx, model_name, weights, hub_repo, device)
-        return functools.partial(_restore_batch, model, options)
+        return functools.partial(_restore_batch, model, options, bool(save_edges), compare)
 
     extras = {}
     if save_edges:
@@ -193,15 +193,17 @@ def restore(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
     _run_file_command(ctx, "restored", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, make_process, batch_size, extras)
 
 
-def _restore_batch(model, options, images):
+def _restore_batch(model, options, save_edges: bool, compare: bool, images):
     from .restore import restore_arrays
 
-    results = restore_arrays(model, [im.pixels for im in images], options)
+    # Edge maps and comparisons cost whole-image buffers: only made when asked for.
+    results = restore_arrays(model, [im.pixels for im in images], options, with_edges=save_edges or compare)
     outputs = []
     for image, (restored, edges) in zip(images, results):
         out = {"main": image.with_pixels(restored)}
-        if edges is not None:
+        if edges is not None and save_edges:
             out["edges"] = _edge_image(edges)
+        if edges is not None and compare:
             out["compare"] = _compare_image(image.pixels, edges, restored)
         outputs.append(out)
     return outputs
@@ -329,7 +331,7 @@ def _dataset_spec(dataset, crop, downscale, data_root):
 @click.option("--epochs", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--epoch-size", type=click.IntRange(1), help="Samples per epoch (default: 3x the images for cifar10, 10000 crops otherwise).")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate; with --resume it replaces the saved one (to fine-tune at a lower rate).")
 @click.option("--patience", type=click.IntRange(1), default=7, show_default=True, help="Early-stopping patience, epochs.")
 @click.option("--min-delta", type=click.FloatRange(0), default=1e-4, show_default=True, help="Smallest validation-loss drop that counts as better (the seed's).")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), help="Stop after this much training time; the best model so far is kept.")

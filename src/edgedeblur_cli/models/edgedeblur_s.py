@@ -11,7 +11,7 @@ small fraction of its cost (0.08 vs 1.32 GFLOP per 32x32 image):
 - it predicts a correction added to its input (residual learning, no sigmoid on the output),
   initialised to zero so an untrained model is the identity.
 
-No layer looks at the whole image (no global pooling, no normalisation over the image), so
+No layer looks at the whole image (no global pooling; the norms are per pixel), so
 a photo restored in tiles equals the same photo restored whole.
 """
 
@@ -26,18 +26,27 @@ from torch import nn
 from .common import crop_to, pad_to_multiple
 
 
-class GatedBlock(nn.Module):
-    """NAFNet's block without its norms and global channel attention; (N, C, H, W) -> same.
+class ChannelNorm(nn.LayerNorm):
+    """LayerNorm over the channels of each pixel of (N, C, H, W); tiles stay exact."""
 
-    Dropped on purpose: the channel attention pools over the whole image (tiles would differ
-    from the whole), and the per-pixel LayerNorms cost more CPU time than the convolutions in
-    a network this shallow, which trains stably without them thanks to the zero-initialised
-    residual scales.
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # In channels-last memory the permuted tensor is contiguous: one fast pass.
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class GatedBlock(nn.Module):
+    """NAFNet's block without its global channel attention; (N, C, H, W) -> same.
+
+    The channel attention pools over the whole image (tiles would differ from the whole), so
+    it is left out. The per-pixel LayerNorms stay: they cost ~20% of the inference time but
+    trained 0.7 dB better after the same 20,000 crops (25.92 vs 25.21 dB validation PSNR).
     """
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, norm: bool = False) -> None:
         super().__init__()
         c, c2 = channels, channels * 2
+        self.norm1 = ChannelNorm(c) if norm else nn.Identity()
+        self.norm2 = ChannelNorm(c) if norm else nn.Identity()
         self.expand = nn.Conv2d(c, c2, 1)
         self.depthwise = nn.Conv2d(c2, c2, 3, padding=1, groups=c2)
         self.project = nn.Conv2d(c, c, 1)
@@ -52,8 +61,34 @@ class GatedBlock(nn.Module):
         return a * b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.project(self._gate(self.depthwise(self.expand(x)))) * self.beta
-        return x + self.ffn_project(self._gate(self.ffn_expand(x))) * self.gamma
+        y = self.project(self._gate(self.depthwise(self.expand(self.norm1(x)))))
+        x = x + (y if self.beta is None else y * self.beta)
+        y = self.ffn_project(self._gate(self.ffn_expand(self.norm2(x))))
+        return x + (y if self.gamma is None else y * self.gamma)
+
+    @torch.no_grad()
+    def fold_for_inference(self) -> None:
+        """Fold the residual scales and the norms' affine maps into the adjacent 1x1 convs.
+
+        Same outputs (to float rounding), four fewer elementwise passes over the features
+        per block; training afterwards is not supported.
+        """
+        for norm, conv in ((self.norm1, self.expand), (self.norm2, self.ffn_expand)):
+            if isinstance(norm, ChannelNorm) and norm.elementwise_affine:
+                weight = conv.weight[:, :, 0, 0]
+                conv.bias += weight @ norm.bias
+                conv.weight *= norm.weight[None, :, None, None]
+                plain = ChannelNorm(norm.normalized_shape, eps=norm.eps, elementwise_affine=False)
+                if norm is self.norm1:
+                    self.norm1 = plain
+                else:
+                    self.norm2 = plain
+        for name, conv in (("beta", self.project), ("gamma", self.ffn_project)):
+            scale = getattr(self, name)
+            if scale is not None:
+                conv.weight *= scale.view(-1, 1, 1, 1)
+                conv.bias *= scale.view(-1)
+                setattr(self, name, None)
 
 
 @dataclass(frozen=True)
@@ -92,12 +127,16 @@ class EdgeDeblurSConfig:
     decoder_blocks: int = 2
     edge: EdgeBranchConfig = field(default_factory=EdgeBranchConfig)
     use_edges: bool = True  # False gives the ablation without the edge channel
+    norm: bool = True  # per-pixel channel LayerNorm before each half of every block
 
 
 class EdgeDeblurS(nn.Module):
     """Degraded RGB (N, 3, H, W) ~[0, 1] -> restored RGB (N, 3, H, W) (unclamped); any H, W."""
 
     size_multiple = 4  # pixel unshuffle (2) x one stride-2 level (2)
+    # Tiles overlapping by this much match the whole image to 4e-5 (48 px: 1.3e-3), measured
+    # with trained weights on BSDS500 test photos.
+    tile_overlap = 64
 
     def __init__(self, config: EdgeDeblurSConfig | None = None) -> None:
         super().__init__()
@@ -106,17 +145,24 @@ class EdgeDeblurS(nn.Module):
         self.edgenet = EdgeBranch(config.edge)
         in_channels = 4 if config.use_edges else 3
         self.head = nn.Conv2d(in_channels * 4, w, 3, padding=1)
-        self.encoder = nn.Sequential(*[GatedBlock(w) for _ in range(config.encoder_blocks)])
+        self.encoder = nn.Sequential(*[GatedBlock(w, config.norm) for _ in range(config.encoder_blocks)])
         self.down = nn.Conv2d(w, 2 * w, 2, stride=2)
-        self.middle = nn.Sequential(*[GatedBlock(2 * w) for _ in range(config.middle_blocks)])
+        self.middle = nn.Sequential(*[GatedBlock(2 * w, config.norm) for _ in range(config.middle_blocks)])
         self.up = nn.Sequential(nn.Conv2d(2 * w, 4 * w, 1), nn.PixelShuffle(2))
-        self.decoder = nn.Sequential(*[GatedBlock(w) for _ in range(config.decoder_blocks)])
+        self.decoder = nn.Sequential(*[GatedBlock(w, config.norm) for _ in range(config.decoder_blocks)])
         self.tail = nn.Conv2d(w, 3 * 4, 3, padding=1)
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_edges(x)[0]
+
+    def fold_for_inference(self) -> "EdgeDeblurS":
+        """Fold per-channel scales into convolutions for faster inference (same outputs); returns self."""
+        for module in self.modules():
+            if isinstance(module, GatedBlock):
+                module.fold_for_inference()
+        return self
 
     def forward_with_edges(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Restored (N, 3, H, W) and the edge map (N, 1, H, W) in [0, 1] it used."""
