@@ -188,7 +188,8 @@ def _pil_to_float(img: Image.Image) -> np.ndarray:
         img = img.convert("L")
     elif mode not in ("L", "LA", "RGB", "RGBA"):
         img = img.convert("RGBA" if "A" in mode else "RGB")  # CMYK, YCbCr, LAB, ...
-    return np.asarray(img, dtype=np.float32) / 255.0
+    array = np.asarray(img).astype(np.float32)
+    return np.divide(array, 255.0, out=array)  # in place: no second whole-image float copy
 
 
 def encode_image(image: ImageData, ext: str, quality: int = 95) -> bytes:
@@ -201,16 +202,11 @@ def encode_image(image: ImageData, ext: str, quality: int = 95) -> bytes:
     fmt = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "tif": "TIFF", "bmp": "BMP"}.get(ext)
     if fmt is None:
         raise ImageWriteError(f"unsupported output format {ext!r}")
-    pixels = np.clip(np.nan_to_num(image.pixels), 0, 1)
-    channels = [pixels.mean(axis=2, keepdims=True) if image.grayscale else pixels]
-    keep_alpha = image.alpha is not None and fmt not in ("JPEG",)
-    if keep_alpha:
-        channels.append(image.alpha[..., None])
-    array = np.concatenate(channels, axis=2)
+    alpha = image.alpha if fmt != "JPEG" else None
     if image.bit_depth == 16 and ext in SIXTEEN_BIT_FORMATS:
-        return _encode_16bit(array, ext)
-    as_uint8 = np.round(array * 255).astype(np.uint8)
-    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[array.shape[2]]
+        return _encode_16bit(_quantize(image.pixels, alpha, image.grayscale, np.uint16), ext)
+    as_uint8 = _quantize(image.pixels, alpha, image.grayscale, np.uint8)
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[as_uint8.shape[2]]
     if fmt == "BMP" and mode == "LA":
         as_uint8, mode = as_uint8[..., :1], "L"
     img = Image.fromarray(as_uint8[..., 0] if mode == "L" else as_uint8, mode)
@@ -226,8 +222,25 @@ def encode_image(image: ImageData, ext: str, quality: int = 95) -> bytes:
     return buffer.getvalue()
 
 
-def _encode_16bit(array: np.ndarray, ext: str) -> bytes:
-    as_uint16 = np.round(array * 65535).astype(np.uint16)
+def _quantize(pixels: np.ndarray, alpha: np.ndarray | None, grayscale: bool, dtype: type) -> np.ndarray:
+    """(H, W, 3) float RGB (+ (H, W) alpha) -> (H, W, C) integers of ``dtype``, clipped and rounded.
+
+    Works in bands of rows so a 12-megapixel photo needs no whole-image float temporaries.
+    """
+    height, width = pixels.shape[:2]
+    channels = (1 if grayscale else 3) + (alpha is not None)
+    out = np.empty((height, width, channels), dtype=dtype)
+    scale = float(np.iinfo(dtype).max)
+    for top in range(0, height, 256):
+        rows = slice(top, top + 256)
+        band = np.clip(np.nan_to_num(pixels[rows]), 0, 1)
+        color = band.mean(axis=2, keepdims=True) if grayscale else band
+        block = np.concatenate([color, alpha[rows, :, None]], axis=2) if alpha is not None else color
+        out[rows] = np.round(block * scale)
+    return out
+
+
+def _encode_16bit(as_uint16: np.ndarray, ext: str) -> bytes:
     if as_uint16.shape[2] == 3:
         as_uint16 = cv2.cvtColor(as_uint16, cv2.COLOR_RGB2BGR)
     elif as_uint16.shape[2] == 4:
