@@ -26,7 +26,7 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from edgedeblur_cli.models import create_model
-from edgedeblur_cli.restore import RestoreOptions, restore_tensor
+from edgedeblur_cli.restore import RestoreOptions, load_model, restore_tensor
 from edgedeblur_cli.weights import load_manifest
 
 
@@ -87,11 +87,11 @@ def main() -> None:
     print("-" * len(header))
     baseline = None
     for name in names:
-        model = create_model(name).eval().to(device).to(memory_format=torch.channels_last)
-        per_pixel = flops_per_pixel(model)
+        per_pixel = flops_per_pixel(create_model(name).eval())
+        model = load_model(name, device=device)  # what `edgedeblur restore` runs: shipped weights, folded
         tiny = torch.rand(64, 3, 32, 32)
         photo = torch.rand(1, 3, 1000, 1000)
-        options = RestoreOptions(tile=1024)
+        options = RestoreOptions()  # the CLI's defaults: 512-pixel tiles, one per call
         tiny_times = timed(lambda: restore_tensor(model, tiny, options), args.runs)
         photo_times = timed(lambda: restore_tensor(model, photo, options), args.runs)
         ips = [64 / t for t in tiny_times]
@@ -105,6 +105,12 @@ def main() -> None:
             f"{ratio:>7} {gflops:>8.1f} {100 * gflops / ceiling:>10.0f}%"
         )
     print("(x seed: ratio of the best 32x32 img/s / of the best 1MP MP/s, measured in this run)")
+    print(f"\ntile size sweep, {names[-1]}, a 2000x1500 photo, one tile per call (MP/s, min/med):")
+    wide = torch.rand(1, 3, 1500, 2000)
+    for tile in (384, 512, 768, 1024):
+        options = RestoreOptions(tile=tile, batch_pixels=tile * tile)
+        mps = [3.0 / t for t in timed(lambda: restore_tensor(model, wide, options, with_edges=False), args.runs)]
+        print(f"  tile {tile:>4}: {min(mps):.3f} / {statistics.median(mps):.3f}")
     if not args.skip_12mp:
         wall, rss = twelve_megapixels(names[-1], args.device)
         print(f"\n12 MP (4000x3000) `edgedeblur restore --model {names[-1]}`: {wall:.1f} s wall, peak RSS {rss:.2f} GiB")

@@ -33,10 +33,12 @@ class RestoreOptions:
     one call, so big tiles go one at a time and memory stays bounded. half: fp16 on CUDA.
     """
 
-    tile: int = 1024
+    # One 512 x 512 tile per call ran fastest on CPU here (0.67 MP/s vs 0.29 at 1024 x 1024:
+    # the features of a bigger call spill out of the cache). See benchmarks/speed.py.
+    tile: int = 512
     tile_overlap: int | None = None  # None: what the model needs (its ``tile_overlap``, else 96)
     batch_size: int = 4
-    batch_pixels: int = 1 << 20
+    batch_pixels: int = 512 * 512
     half: bool = False
 
     def __post_init__(self) -> None:
