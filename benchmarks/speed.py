@@ -105,12 +105,24 @@ def main() -> None:
             f"{ratio:>7} {gflops:>8.1f} {100 * gflops / ceiling:>10.0f}%"
         )
     print("(x seed: ratio of the best 32x32 img/s / of the best 1MP MP/s, measured in this run)")
+    whole = restore_tensor(model, photo, RestoreOptions(tile=1024), with_edges=False)[0]
+    tiled = restore_tensor(model, photo, RestoreOptions(), with_edges=False)[0]
+    print(f"seamless: {names[-1]} on the 1 MP photo, default tiles vs whole, max |difference| {(whole - tiled).abs().max():.1e}")
     print(f"\ntile size sweep, {names[-1]}, a 2000x1500 photo, one tile per call (MP/s, min/med):")
     wide = torch.rand(1, 3, 1500, 2000)
     for tile in (384, 512, 768, 1024):
         options = RestoreOptions(tile=tile, batch_pixels=tile * tile)
         mps = [3.0 / t for t in timed(lambda: restore_tensor(model, wide, options, with_edges=False), args.runs)]
         print(f"  tile {tile:>4}: {min(mps):.3f} / {statistics.median(mps):.3f}")
+    print(f"\nwhere the time goes, {names[-1]} on one 512x512 tile (torch.profiler, share of CPU time):")
+    tile = torch.rand(1, 3, 512, 512).contiguous(memory_format=torch.channels_last)
+    model(tile)
+    with torch.profiler.profile() as profile:
+        model(tile)
+    events = sorted(profile.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    for event in events[:6]:
+        print(f"  {event.key:<28} {100 * event.self_cpu_time_total / total:5.1f}%")
     if not args.skip_12mp:
         wall, rss = twelve_megapixels(names[-1], args.device)
         print(f"\n12 MP (4000x3000) `edgedeblur restore --model {names[-1]}`: {wall:.1f} s wall, peak RSS {rss:.2f} GiB")
