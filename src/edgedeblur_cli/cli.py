@@ -24,7 +24,7 @@ Examples:
   edgedeblur restore photo.jpg                 # writes photo_restored.jpg
   edgedeblur restore shots/ -r -o fixed/       # a folder tree, mirrored into fixed/
   cat a.png | edgedeblur restore - > b.png     # a pipe
-  edgedeblur restore big.tif --tile 512 --compare
+  edgedeblur restore big.tif --device cuda --tile 1024 --compare
 """
 
 
