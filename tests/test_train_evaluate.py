@@ -50,6 +50,13 @@ def test_resume_continues_exactly(train_folder, tmp_path):
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
 
 
+def test_resume_with_a_new_learning_rate_uses_it(train_folder, tmp_path):
+    first = train(_config(train_folder, tmp_path / "decay", epochs=1), log=lambda m: None)
+    train(_config(train_folder, first, epochs=2, resume=True, lr=1e-5), log=lambda m: None)
+    checkpoint = torch.load(first / "checkpoint.pt", weights_only=True)
+    assert [group["lr"] for group in checkpoint["optimizer"]["param_groups"]] == [1e-5]
+
+
 def test_two_stage_seed_training_freezes_the_edgenet(train_folder, tmp_path):
     config = _config(train_folder, tmp_path / "seed", model="seed", stage="all", epochs=1)
     out = train(config, log=lambda m: None)
