@@ -24,7 +24,6 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from edgedeblur_cli.models import create_model
 from edgedeblur_cli.restore import RestoreOptions, load_model, restore_tensor
 from edgedeblur_cli.weights import load_manifest
 
@@ -49,7 +48,7 @@ def matmul_gflops(device: torch.device, runs: int) -> float:
 
 def flops_per_pixel(model: torch.nn.Module) -> float:
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.rand(1, 3, 64, 64))
+        model(torch.rand(1, 3, 64, 64, device=next(model.parameters()).device))
     return counter.get_total_flops() / (64 * 64)
 
 
@@ -105,8 +104,8 @@ def main() -> None:
     print("-" * len(header))
     baseline = None
     for name in names:
-        per_pixel = flops_per_pixel(create_model(name).eval())
         model = load_model(name, device=device)  # what `edgedeblur restore` runs: shipped weights, folded
+        per_pixel = flops_per_pixel(model)
         tiny = torch.rand(64, 3, 32, 32)
         photo = torch.rand(1, 3, 1000, 1000)
         options = RestoreOptions()  # the CLI's defaults: 512-pixel tiles, one per call

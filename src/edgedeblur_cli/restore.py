@@ -19,6 +19,7 @@ from PIL import Image
 from torch import nn
 
 from .models import DEFAULT_MODEL
+from .models.common import border_pad_mode
 from .train import pick_device
 from .weights import load_named_model
 
@@ -182,11 +183,12 @@ def _restore_tensor(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     device = next(model.parameters()).device
     multiple = _model_multiple(model)
+    with_edges = with_edges and hasattr(model, "forward_with_edges")
     n, _, h, w = images.shape
     tile = max(multiple, options.tile // multiple * multiple)
     if _round_up(h, multiple) <= tile and _round_up(w, multiple) <= tile:
         restored, edges = _run(model, images, device, options.half)  # the model pads and crops itself
-        return restored.clamp(0, 1), (edges.clamp(0, 1) if with_edges and edges is not None else None)
+        return restored.clamp(0, 1), (edges.clamp(0, 1) if with_edges else None)
     return _tiled(model, images, tile, multiple, options, device, with_edges)
 
 
@@ -197,8 +199,7 @@ def _tile_input(image: torch.Tensor, top: int, left: int, height: int, width: in
     pad_h, pad_w = height - piece.shape[1], width - piece.shape[2]
     if pad_h == 0 and pad_w == 0:
         return piece
-    h, w = image.shape[1:]
-    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+    mode = border_pad_mode(pad_h, pad_w, image.shape[1], image.shape[2])
     return F.pad(piece[None], (0, pad_w, 0, pad_h), mode=mode)[0]
 
 
@@ -209,13 +210,18 @@ def _tiled(model, images: torch.Tensor, tile: int, multiple: int, options: Resto
     tile_w, lefts = _tile_grid(_round_up(w, multiple), tile, overlap, multiple)
     rows = {t: _window(tile_h, overlap, t == tops[0], t == tops[-1]) for t in tops}
     cols = {l: _window(tile_w, overlap, l == lefts[0], l == lefts[-1]) for l in lefts}
+
+    def blend(t: int, l: int) -> torch.Tensor:
+        """The blend weights of the tile at (t, l), cut to the part inside the image."""
+        return (rows[t][:, None] * cols[l][None, :])[: h - t, : w - l]
+
     # Only the result and the blend weights are whole-image buffers; tiles are cut on the fly.
     restored = torch.zeros(n, 3, h, w)
     edges = torch.zeros(n, 1, h, w) if with_edges else None
     weight = torch.zeros(h, w)
     for t in tops:
         for l in lefts:
-            weight[t : t + tile_h, l : l + tile_w] += (rows[t][:, None] * cols[l][None, :])[: h - t, : w - l]
+            weight[t : t + tile_h, l : l + tile_w] += blend(t, l)
     jobs = [(i, t, l) for i in range(n) for t in tops for l in lefts]
     per_batch = max(1, min(options.batch_size, options.batch_pixels // (tile_h * tile_w)))
     for start in range(0, len(jobs), per_batch):
@@ -223,14 +229,14 @@ def _tiled(model, images: torch.Tensor, tile: int, multiple: int, options: Resto
         batch = torch.stack([_tile_input(images[i], t, l, tile_h, tile_w) for i, t, l in group])
         out, edge = _run(model, batch, device, options.half)
         for k, (i, t, l) in enumerate(group):
-            vh, vw = min(tile_h, h - t), min(tile_w, w - l)  # the part inside the image
-            win = (rows[t][:, None] * cols[l][None, :])[:vh, :vw]
+            win = blend(t, l)
+            vh, vw = win.shape
             restored[i, :, t : t + vh, l : l + vw].addcmul_(out[k, :, :vh, :vw], win)
-            if edges is not None and edge is not None:
+            if edges is not None:
                 edges[i, :, t : t + vh, l : l + vw].addcmul_(edge[k, :, :vh, :vw], win)
     restored.div_(weight).clamp_(0, 1)
     if edges is not None:
-        edges = edges.div_(weight).clamp_(0, 1) if edge is not None else None
+        edges.div_(weight).clamp_(0, 1)
     return restored, edges
 
 

@@ -21,8 +21,15 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
     pad_w = (-w) % multiple
     if pad_h == 0 and pad_w == 0:
         return x, (h, w)
-    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode), (h, w)
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=border_pad_mode(pad_h, pad_w, h, w)), (h, w)
+
+
+def border_pad_mode(pad_h: int, pad_w: int, height: int, width: int) -> str:
+    """The F.pad mode ``pad_to_multiple`` uses for an image of ``height`` x ``width``.
+
+    Shared with the tiler, which must pad edge tiles exactly as the whole image is padded.
+    """
+    return "reflect" if pad_h < height and pad_w < width else "replicate"
 
 
 def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

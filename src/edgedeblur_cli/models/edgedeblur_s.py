@@ -73,16 +73,12 @@ class GatedBlock(nn.Module):
         Same outputs (to float rounding), four fewer elementwise passes over the features
         per block; training afterwards is not supported.
         """
-        for norm, conv in ((self.norm1, self.expand), (self.norm2, self.ffn_expand)):
+        for name, conv in (("norm1", self.expand), ("norm2", self.ffn_expand)):
+            norm = getattr(self, name)
             if isinstance(norm, ChannelNorm) and norm.elementwise_affine:
-                weight = conv.weight[:, :, 0, 0]
-                conv.bias += weight @ norm.bias
+                conv.bias += conv.weight[:, :, 0, 0] @ norm.bias
                 conv.weight *= norm.weight[None, :, None, None]
-                plain = ChannelNorm(norm.normalized_shape, eps=norm.eps, elementwise_affine=False)
-                if norm is self.norm1:
-                    self.norm1 = plain
-                else:
-                    self.norm2 = plain
+                setattr(self, name, ChannelNorm(norm.normalized_shape, eps=norm.eps, elementwise_affine=False))
         for name, conv in (("beta", self.project), ("gamma", self.ffn_project)):
             scale = getattr(self, name)
             if scale is not None:
