@@ -7,6 +7,7 @@ with the CLI in a fresh process (decode + restore + encode; Linux, for the peak 
 
 Usage (from the repository root, after `pip install .`):
     python benchmarks/speed.py [--runs 5] [--skip-12mp] [--device cpu]
+    python benchmarks/speed.py --device cuda   # adds the GPU section: 1080p/4K MP/s, end to end, training img/s
 """
 
 from __future__ import annotations
@@ -87,6 +88,139 @@ def twelve_megapixels(model: str, device: str) -> tuple[float, float]:
     return wall, (peaks[0] / 2**20 if peaks else float("nan"))
 
 
+def photo_like(width: int, height: int, seed: int) -> Image.Image:
+    """Smooth random detail (a cubic upscale of noise), like a camera photo to a JPEG coder."""
+    rng = np.random.default_rng(seed)
+    small = Image.fromarray((rng.random((height // 8, width // 8, 3)) * 255).astype(np.uint8))
+    return small.resize((width, height), Image.BICUBIC)
+
+
+def gpu_restore_options() -> dict[str, RestoreOptions]:
+    """The configurations compared on a GPU: the CPU defaults, and bigger fp16 tiles."""
+    return {
+        "tile 512 fp32": RestoreOptions(),
+        "tile 512 fp16": RestoreOptions(half=True),
+        "tile 1024 fp16 x4": RestoreOptions(tile=1024, batch_size=4, batch_pixels=4 * 1024 * 1024, half=True),
+        "tile 2048 fp16": RestoreOptions(tile=2048, batch_size=4, batch_pixels=4 * 2048 * 2048, half=True),
+        "whole fp16": RestoreOptions(tile=4096, batch_size=4, batch_pixels=4096 * 4096, half=True),
+    }
+
+
+def end_to_end(model, options: RestoreOptions, folder: Path, out: Path, io_threads: int) -> float:
+    """Seconds for `edgedeblur restore folder -o out` in this process: decode, restore, encode."""
+    from edgedeblur_cli.batch import OutputPlan, collect_inputs, plan_jobs, run_jobs
+    from edgedeblur_cli.cli import _restore_batch
+
+    jobs = plan_jobs(collect_inputs((str(folder),), False, print), OutputPlan(str(out), "", None, False))
+    started = time.perf_counter()
+    summary = run_jobs(
+        jobs,
+        lambda images: _restore_batch(model, options, False, False, images),
+        overwrite=True,
+        quality=95,
+        batch_size=options.batch_size,
+        note=print,
+        error=print,
+        io_threads=io_threads,
+    )
+    assert summary.failed == 0
+    return time.perf_counter() - started
+
+
+def training_images_per_second(name: str, device: torch.device, batch: int, steps: int) -> float:
+    """Optimizer steps on degraded 32x32 crops, as `edgedeblur train` runs them (bf16 autocast, clipping)."""
+    from edgedeblur_cli.degrade import DegradeConfig, degrade_batch
+    from edgedeblur_cli.models import create_model
+    from edgedeblur_cli.train import StageLoss, _autocast, _set_requires_grad
+
+    torch.manual_seed(0)
+    model = create_model(name).to(device)
+    stage = "deblur" if name == "seed" else "joint"  # the seed's costly stage: DeblurNet with the EdgeNet frozen
+    _set_requires_grad(model, stage)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=1e-4)
+    loss_module = StageLoss(model, stage, 0.05)
+    sharp = torch.rand(batch, 3, 32, 32, device=device)
+    sigmas = torch.rand(batch, device=device) * 3 + 1
+
+    def step():
+        degraded, _ = degrade_batch(sharp, DegradeConfig(), sigmas=sigmas, noise=torch.randn_like(sharp))
+        with _autocast(device):
+            loss = loss_module(degraded, sharp)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        return loss.item()  # the trainer reads the loss every step too
+
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    with torch.enable_grad():
+        for _ in range(10):
+            step()
+        sync()
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync()
+    return steps * batch / (time.perf_counter() - started)
+
+
+GPU_SIZES = {"1080p": (1920, 1080), "4K": (3840, 2160)}
+TRAIN_BATCH = 256
+
+
+def gpu_report(names: list[str], device: torch.device, runs: int) -> None:
+    """GPU section: MP/s at 1080p and 4K (model alone, then end to end with and without
+    overlapped decode/encode) and training images/s."""
+    if device.type == "cuda":
+        a = torch.rand(8192, 8192, device=device, dtype=torch.bfloat16)
+        bf16 = 2 * 8192**3 / min(timed(lambda: (a @ a, torch.cuda.synchronize()), runs)) / 1e12
+        print(f"\n== GPU: {torch.cuda.get_device_name(device)}; bf16 matmul 8192^3: {bf16:.0f} TFLOP/s")
+        empty_cache = torch.cuda.empty_cache
+    else:
+        empty_cache = lambda: None  # noqa: E731
+    sizes = GPU_SIZES
+    print("restore, model alone (CPU tensor in, CPU tensor out), MP/s min/med:")
+    best: dict[str, tuple[float, str]] = {}
+    for name in names:
+        model = load_model(name, device=device)
+        for label, (w, h) in sizes.items():
+            image = torch.rand(1, 3, h, w)
+            for option_name, options in gpu_restore_options().items():
+                try:
+                    times = timed(lambda: restore_tensor(model, image, options, with_edges=False), runs)
+                except RuntimeError as exc:  # e.g. out of memory: report and go on
+                    print(f"  {name:<14} {label:<6} {option_name:<18} failed: {exc}")
+                    continue
+                mps = [w * h / 1e6 / t for t in times]
+                print(f"  {name:<14} {label:<6} {option_name:<18} {min(mps):8.1f} / {statistics.median(mps):<8.1f}")
+                if max(mps) > best.get(f"{name} {label}", (0.0, ""))[0]:
+                    best[f"{name} {label}"] = (max(mps), option_name)
+        del model
+        empty_cache()
+    print("restore end to end (JPEG files in, JPEG files out, best options above), MP/s:")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, (w, h) in sizes.items():
+            folder = Path(tmp) / label
+            folder.mkdir()
+            count = 24 if label == "1080p" else 8
+            for i in range(count):
+                photo_like(w, h, i).save(folder / f"{i:03d}.jpg", quality=95)
+            for name in names:
+                model = load_model(name, device=device)
+                options = gpu_restore_options()[best[f"{name} {label}"][1]]
+                line = []
+                for threads in (0, 4, 8):
+                    seconds = min(end_to_end(model, options, folder, Path(tmp) / "out", threads) for _ in range(2))
+                    line.append(f"{count * w * h / 1e6 / seconds:6.1f} ({'serial' if threads == 0 else f'{threads} io threads'})")
+                print(f"  {name:<14} {label:<6} {best[f'{name} {label}'][1]:<18} " + "  ".join(line))
+                del model
+                empty_cache()
+    print(f"training, 32x32 crops, batch {TRAIN_BATCH}, bf16 autocast (model steps only; the data loader is measured by `train`), img/s:")
+    for name in names:
+        print(f"  {name:<14} {training_images_per_second(name, device, TRAIN_BATCH, 50):8.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -143,6 +277,8 @@ def main() -> None:
     if not args.skip_12mp:
         wall, rss = twelve_megapixels(names[-1], args.device)
         print(f"\n12 MP (4000x3000 JPEG) `edgedeblur restore --model {names[-1]}`: {wall:.1f} s wall, peak RSS {rss:.2f} GiB")
+    if device.type == "cuda":
+        gpu_report(names, device, args.runs)
 
 
 if __name__ == "__main__":

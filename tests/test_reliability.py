@@ -204,3 +204,29 @@ def test_a_genuinely_large_image(runner, tmp_path):
     result = runner.invoke(main, ["degrade", str(tmp_path / "big.png"), "--seed", "0"])
     assert result.exit_code == 0, result.stderr
     assert Image.open(tmp_path / "big_degraded.png").size == (6000, 4000)
+
+
+@pytest.mark.parametrize("io_threads", [0, 4])
+def test_overlapped_decode_and_encode_keep_order_results_and_failures(bad_batch, tmp_path, io_threads):
+    from edgedeblur_cli.batch import OutputPlan, collect_inputs, plan_jobs, run_jobs
+
+    folder, good, bad = bad_batch
+    out = tmp_path / f"out{io_threads}"
+    jobs = plan_jobs(collect_inputs((str(folder),), False, lambda m: None), OutputPlan(str(out), "", "png", False))
+    calls, errors = [], []
+
+    def invert(images):
+        calls.append(len(images))
+        return [{"main": image.with_pixels(1 - image.pixels)} for image in images]
+
+    summary = run_jobs(
+        jobs, invert, overwrite=False, quality=95, batch_size=2, note=lambda m: None, error=errors.append, io_threads=io_threads
+    )
+    assert [r["input"] for r in summary.results] == [j.display for j in jobs]  # job order, whatever finished first
+    assert summary.done == len(jobs) - len(bad) and summary.failed == len(bad)
+    assert sorted(Path(e.split(":")[0]).name for e in errors) == sorted(bad)
+    for name in ("good.png", "one_row.png", "palette.png"):
+        written = np.asarray(Image.open(out / (Path(name).stem + ".png")).convert("RGB"), dtype=np.int16)
+        source = np.asarray(Image.open(folder / name).convert("RGB"), dtype=np.int16)
+        assert np.abs(written - (255 - source)).max() <= 1
+    assert not _leftovers(out)

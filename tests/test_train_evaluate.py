@@ -57,6 +57,22 @@ def test_resume_with_a_new_learning_rate_uses_it(train_folder, tmp_path):
     assert [group["lr"] for group in checkpoint["optimizer"]["param_groups"]] == [1e-5]
 
 
+def test_cosine_schedule_decays_from_where_it_started_and_keeps_that_start_on_resume(train_folder, tmp_path):
+    # 2 constant epochs; a cosine run to epoch 4 starts at epoch 2; resumed with --epochs 6 it
+    # keeps that start and stretches the rest of the decay to the new end.
+    run = train(_config(train_folder, tmp_path / "cos", epochs=2), log=lambda m: None)
+    train(_config(train_folder, run, epochs=4, resume=True, lr_schedule="cosine"), log=lambda m: None)
+    train(_config(train_folder, run, epochs=6, resume=True, lr_schedule="cosine"), log=lambda m: None)
+    rates = [float(row.split(",")[-1]) for row in (run / "log.csv").read_text().splitlines()[1:]]
+
+    def cosine(progress):
+        return 1e-3 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    # The logged rate is the epoch's last step's: 2 steps per epoch, so half an epoch in.
+    expected = [1e-3, 1e-3, cosine(0.5 / 2), cosine(1.5 / 2), cosine(2.5 / 4), cosine(3.5 / 4)]
+    assert np.allclose(rates, expected, rtol=1e-2), rates
+
+
 def test_two_stage_seed_training_freezes_the_edgenet(train_folder, tmp_path):
     config = _config(train_folder, tmp_path / "seed", model="seed", stage="all", epochs=1)
     out = train(config, log=lambda m: None)

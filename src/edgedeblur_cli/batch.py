@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -161,6 +163,7 @@ def plan_jobs(
 
 
 MAX_PENDING_PIXELS = 1 << 22  # images read ahead for batching hold at most ~4 MP
+IO_THREADS = min(4, os.cpu_count() or 1)  # decoders and encoders: Pillow and OpenCV release the GIL
 
 
 def run_jobs(
@@ -175,93 +178,165 @@ def run_jobs(
     debug: bool = False,
     progress: bool = False,
     stdout=None,
+    io_threads: int = IO_THREADS,
 ) -> Summary:
-    """Read, process (same-size images batched) and write every job; returns the counts."""
+    """Read, process (same-size images batched) and write every job; returns the counts.
+
+    Decoding and encoding run in ``io_threads`` threads each, overlapped with ``process``:
+    the next images are decoded and the last results encoded while the network runs, so a
+    GPU does not wait for files. At most ``io_threads`` images are decoded ahead and at most
+    ``io_threads`` results wait to be written, which bounds memory. ``io_threads=0`` does
+    everything in the calling thread. Results and messages keep the order of ``jobs``.
+    """
     summary = Summary()
+    results: dict[int, dict] = {}
     input_keys = {os.path.realpath(j.source) for j in jobs if j.source is not None}
-    pending: list[tuple[Job, ImageData]] = []
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), unit="img", file=sys.stderr, dynamic_ncols=True)
 
-    def fail(job: Job, reason: str) -> None:
+    def finish(index: int, result: dict) -> None:
+        results[index] = result
+        if bar:
+            bar.update(1)
+
+    def fail(index: int, job: Job, reason: str) -> None:
         summary.failed += 1
-        summary.results.append({"input": job.display, "status": "failed", "reason": reason})
         error(f"{job.display}: {reason}")
-        if bar:
-            bar.update(1)
+        finish(index, {"input": job.display, "status": "failed", "reason": reason})
 
-    def flush() -> None:
-        groups: dict[tuple[int, int], list[tuple[Job, ImageData]]] = {}
-        for job, image in pending:
-            groups.setdefault(image.size, []).append((job, image))
-        pending.clear()
-        for group in groups.values():
-            try:
-                produced = process([image for _, image in group])
-            except Exception as exc:  # a model failure on one batch must not stop the others
-                if debug:
-                    traceback.print_exc()
-                for job, _ in group:
-                    fail(job, f"processing failed ({type(exc).__name__}: {exc})")
-                continue
-            for (job, image), outputs in zip(group, produced):
-                _write_outputs(job, outputs, image)
-
-    def _write_outputs(job: Job, outputs: dict[str, ImageData], image: ImageData) -> None:
-        written = []
-        try:
-            for kind, destination in job.outputs.items():
-                if kind not in outputs:
-                    continue
-                ext = job.ext if kind == "main" else "png"
-                data = encode_image(outputs[kind], ext, quality)
-                if destination == STDIO:
-                    (stdout or sys.stdout.buffer).write(data)
-                    (stdout or sys.stdout.buffer).flush()
-                else:
-                    destination = Path(destination)
-                    destination.parent.mkdir(parents=True, exist_ok=True)
-                    write_atomic(destination, data)
-                written.append(str(destination))
-        except (ImageWriteError, OSError) as exc:
-            if debug:
-                traceback.print_exc()
-            fail(job, f"cannot write output ({exc})")
-            return
-        summary.done += 1
-        summary.results.append({"input": job.display, "status": "done", "outputs": written})
-        if bar:
-            bar.update(1)
-
-    for job in jobs:
+    # Outputs that exist or would overwrite an input are settled before anything is decoded.
+    todo: list[tuple[int, Job]] = []
+    for index, job in enumerate(jobs):
         main = job.outputs["main"]
         if main != STDIO:
             main_path = Path(main)
             if os.path.realpath(main_path) in input_keys:
-                fail(job, f"output {main_path} would overwrite an input; choose another -o or --suffix")
+                fail(index, job, f"output {main_path} would overwrite an input; choose another -o or --suffix")
                 continue
             if main_path.exists() and not overwrite:
                 summary.skipped += 1
-                summary.results.append({"input": job.display, "status": "skipped", "output": str(main_path)})
                 note(f"{job.display}: {main_path} exists, skipped (use --overwrite)")
-                if bar:
-                    bar.update(1)
+                finish(index, {"input": job.display, "status": "skipped", "output": str(main_path)})
                 continue
-        try:
-            image = read_image(sys.stdin.buffer.read() if job.source is None else job.source)
-        except ImageReadError as exc:
+        todo.append((index, job))
+
+    readers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-read") if io_threads else None
+    writers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-write") if io_threads else None
+    writing: deque[tuple[int, Job, Future | list[str]]] = deque()
+
+    def settle_write(index: int, job: Job, outcome: Future | list[str] | BaseException) -> None:
+        if isinstance(outcome, Future):
+            try:
+                outcome = outcome.result()
+            except (ImageWriteError, OSError) as exc:
+                outcome = exc
+        if isinstance(outcome, BaseException):
             if debug:
-                traceback.print_exc()
-            fail(job, str(exc))
-            continue
-        pending.append((job, image))
-        # Big photos are tiled anyway: batching them only multiplies memory.
-        if len(pending) >= batch_size or sum(im.size[0] * im.size[1] for _, im in pending) >= MAX_PENDING_PIXELS:
-            flush()
-    flush()
-    if bar:
-        bar.close()
+                traceback.print_exception(type(outcome), outcome, outcome.__traceback__)
+            fail(index, job, f"cannot write output ({outcome})")
+            return
+        summary.done += 1
+        finish(index, {"input": job.display, "status": "done", "outputs": outcome})
+
+    def write(index: int, job: Job, outputs: dict[str, ImageData]) -> None:
+        if writers is None:
+            try:
+                settle_write(index, job, _write_outputs(job, outputs, quality, stdout))
+            except (ImageWriteError, OSError) as exc:
+                settle_write(index, job, exc)
+            return
+        writing.append((index, job, writers.submit(_write_outputs, job, outputs, quality, stdout)))
+        while len(writing) > io_threads:  # bounded: each waiting result holds a whole image
+            settle_write(*writing.popleft())
+
+    pending: list[tuple[int, Job, ImageData]] = []
+
+    def flush() -> None:
+        groups: dict[tuple[int, int], list[tuple[int, Job, ImageData]]] = {}
+        for item in pending:
+            groups.setdefault(item[2].size, []).append(item)
+        pending.clear()
+        for group in groups.values():
+            try:
+                produced = process([image for _, _, image in group])
+            except Exception as exc:  # a model failure on one batch must not stop the others
+                if debug:
+                    traceback.print_exc()
+                for index, job, _ in group:
+                    fail(index, job, f"processing failed ({type(exc).__name__}: {exc})")
+                continue
+            for (index, job, _), outputs in zip(group, produced):
+                write(index, job, outputs)
+
+    try:
+        for index, job, image in _decoded(todo, readers, io_threads):
+            if isinstance(image, ImageReadError):
+                if debug:
+                    traceback.print_exception(type(image), image, image.__traceback__)
+                fail(index, job, str(image))
+                continue
+            pending.append((index, job, image))
+            # Big photos are tiled anyway: batching them only multiplies memory.
+            if len(pending) >= batch_size or sum(im.size[0] * im.size[1] for _, _, im in pending) >= MAX_PENDING_PIXELS:
+                flush()
+        flush()
+        while writing:
+            settle_write(*writing.popleft())
+    finally:
+        for pool in (readers, writers):
+            if pool is not None:
+                # Ctrl-C: reads not started are dropped; writes under way finish (atomically).
+                pool.shutdown(wait=True, cancel_futures=True)
+        if bar:
+            bar.close()
+    summary.results = [results[i] for i in sorted(results)]
     return summary
+
+
+def _read(job: Job) -> ImageData | ImageReadError:
+    try:
+        return read_image(sys.stdin.buffer.read() if job.source is None else job.source)
+    except ImageReadError as exc:
+        return exc
+
+
+def _decoded(todo: list[tuple[int, Job]], readers: ThreadPoolExecutor | None, ahead: int):
+    """Yield (index, job, ImageData or ImageReadError) in order, decoding up to ``ahead`` images in advance."""
+    if readers is None:
+        for index, job in todo:
+            yield index, job, _read(job)
+        return
+    queue: deque[tuple[int, Job, Future]] = deque()
+    upcoming = iter(todo)
+    for index, job in upcoming:
+        queue.append((index, job, readers.submit(_read, job)))
+        if len(queue) >= ahead:
+            break
+    while queue:
+        index, job, future = queue.popleft()
+        following = next(upcoming, None)
+        if following is not None:
+            queue.append((*following, readers.submit(_read, following[1])))
+        yield index, job, future.result()
+
+
+def _write_outputs(job: Job, outputs: dict[str, ImageData], quality: int, stdout=None) -> list[str]:
+    """Encode and atomically write each output of a job; returns where they went."""
+    written = []
+    for kind, destination in job.outputs.items():
+        if kind not in outputs:
+            continue
+        ext = job.ext if kind == "main" else "png"
+        data = encode_image(outputs[kind], ext, quality)
+        if destination == STDIO:
+            (stdout or sys.stdout.buffer).write(data)
+            (stdout or sys.stdout.buffer).flush()
+        else:
+            destination = Path(destination)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(destination, data)
+        written.append(str(destination))
+    return written

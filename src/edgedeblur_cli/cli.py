@@ -332,6 +332,7 @@ def _dataset_spec(dataset, crop, downscale, data_root):
 @click.option("--epoch-size", type=click.IntRange(1), help="Samples per epoch (default: 3x the images for cifar10, 10000 crops otherwise).")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate; with --resume it replaces the saved one (to fine-tune at a lower rate).")
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True, help="cosine: decay --lr to 0 at --epochs, from the epoch this run starts (a resumed cosine run keeps its start).")
 @click.option("--patience", type=click.IntRange(1), default=7, show_default=True, help="Early-stopping patience, epochs.")
 @click.option("--min-delta", type=click.FloatRange(0), default=1e-4, show_default=True, help="Smallest validation-loss drop that counts as better (the seed's).")
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), help="Stop after this much training time; the best model so far is kept.")
@@ -341,7 +342,7 @@ def _dataset_spec(dataset, crop, downscale, data_root):
 @click.option("--edge-loss", type=click.Choice(["bce", "gan"]), default="bce", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_size, batch_size, lr, patience, min_delta, max_minutes, out, resume, device, edge_loss, seed, debug):
+def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_size, batch_size, lr, lr_schedule, patience, min_delta, max_minutes, out, resume, device, edge_loss, seed, debug):
     """Train a model; OUT becomes a loadable model folder (config.json + model.safetensors).
 
     \b
@@ -357,7 +358,7 @@ def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_
     ctx = _Context(False, debug)
     spec = _dataset_spec(dataset, crop, downscale, data_root)
     config = TrainConfig(
-        dataset=spec, out=Path(out), model=model_name, stage=stage, epochs=epochs, batch_size=batch_size, lr=lr,
+        dataset=spec, out=Path(out), model=model_name, stage=stage, epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
         patience=patience, min_delta=min_delta, max_minutes=max_minutes, resume=resume, device=device, edge_loss=edge_loss,
         epoch_size=epoch_size, seed=seed,
     )

@@ -60,6 +60,7 @@ class TrainConfig:
     epochs: int = 100
     batch_size: int = 64
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # constant | cosine (from --lr to 0 at --epochs, starting where this run starts)
     patience: int = 7
     min_delta: float = 1e-4  # the seed's early stopping: smaller improvements do not count
     max_minutes: float | None = None
@@ -87,6 +88,7 @@ class TrainState:
     best_loss: float = math.inf
     bad_epochs: int = 0
     lr_scale: float = 1.0  # halved each time training diverges
+    schedule_start: int | None = None  # epoch at which the cosine schedule began (kept across --resume)
     history: list[dict] = field(default_factory=list)
 
 
@@ -234,7 +236,8 @@ class Trainer:
         # and N processes with B/N each see the same batches (rank r takes i = r, r+N, ...).
         self.samples.set_epoch(len(self.state.history))
         sampler = DistributedSampler(self.samples, self.dist.world_size, self.dist.rank, shuffle=False) if self.dist.enabled else None
-        workers = min(4, os.cpu_count() or 1) if self.device.type == "cuda" else 0
+        # Crops are cut on the CPU (~0.4 ms each): a GPU needs many workers to be kept busy.
+        workers = max(1, min(12, (os.cpu_count() or 2) - 2)) if self.device.type == "cuda" else 0
         return DataLoader(
             self.samples,
             batch_size=self.config.batch_size // self.dist.world_size,
@@ -383,6 +386,8 @@ class Trainer:
                 payload = None
                 if self._diverged():  # a run stopped right after an epoch that blew up
                     optimizer = self._recover(stage, best_state)
+            if c.lr_schedule == "cosine" and self.state.schedule_start is None:
+                self.state.schedule_start = self.state.epoch
             # In a two-stage run the edge stage may use at most a third of the time budget.
             stage_deadline = started + (budget / 3 if stage == "edges" and len(self.stages) > 1 else budget)
             self.log(f"stage {stage}: training {sum(p.numel() for p in self.model.parameters() if p.requires_grad):,} parameters")
@@ -406,6 +411,7 @@ class Trainer:
                     "val_loss": val_loss,
                     "val_psnr": float(-10 * math.log10(max(val_loss, 1e-10))) if stage != "edges" else "",
                     "seconds": round(time.monotonic() - epoch_start, 1),
+                    "lr": float(f"{optimizer.param_groups[0]['lr']:.3g}"),
                 }
                 self.state.history.append(row)
                 psnr = f", val PSNR {row['val_psnr']:.2f} dB" if stage != "edges" else ""
@@ -433,7 +439,10 @@ class Trainer:
         total, done, skipped, out_of_time = 0.0, 0, 0, False
         show = sys.stderr.isatty() and self.dist.is_main
         bar = tqdm(loader, desc=f"{stage} epoch {self.state.epoch + 1}", leave=False, dynamic_ncols=True, disable=not show)
-        for sharp, sigmas, noise in bar:
+        steps = len(loader)
+        for step, (sharp, sigmas, noise) in enumerate(bar):
+            for group in optimizer.param_groups:
+                group["lr"] = self._scheduled_lr(step / steps)
             sharp = sharp.to(self.device, non_blocking=True)
             degraded, _ = degrade_batch(sharp, self.config.degrade, sigmas=sigmas.to(self.device), noise=noise.to(self.device))
             with _autocast(self.device):
@@ -464,6 +473,16 @@ class Trainer:
         mean_loss = self._all_reduce([total / max(done, 1)])[0] / self.dist.world_size
         return mean_loss, out_of_time
 
+    def _scheduled_lr(self, epoch_fraction: float) -> float:
+        """The learning rate ``epoch_fraction`` of the way through the current epoch."""
+        c, state = self.config, self.state
+        lr = c.lr * state.lr_scale
+        if c.lr_schedule == "cosine" and state.schedule_start is not None:
+            span = max(1, c.epochs - state.schedule_start)
+            progress = min(1.0, (state.epoch - state.schedule_start + epoch_fraction) / span)
+            lr *= 0.5 * (1 + math.cos(math.pi * progress))
+        return lr
+
     # ------------------------------------------------------------ outputs
 
     def _save_model(self, state: dict) -> None:
@@ -480,7 +499,8 @@ class Trainer:
         if not rows or not self.dist.is_main:
             return
         buffer = _io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        columns = list(dict.fromkeys(key for row in rows for key in row))  # older rows may lack newer columns
+        writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
         write_atomic(self.out / "log.csv", buffer.getvalue().encode())
