@@ -13,7 +13,7 @@ from pathlib import Path
 from edgedeblur_cli.weights import CONFIG_FILE, WEIGHTS_FILE, load_model_dir, save_model_dir, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
-REVISION = "v0.2.0"  # the tag we publish each model repo under (a new one for new weights)
+REVISION = "v0.3.0"  # the tag we publish each model repo under (a new one for new weights)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ Examples:
   edgedeblur restore photo.jpg                 # writes photo_restored.jpg
   edgedeblur restore shots/ -r -o fixed/       # a folder tree, mirrored into fixed/
   cat a.png | edgedeblur restore - > b.png     # a pipe
-  edgedeblur restore big.tif --device cuda --tile 1024 --compare
+  edgedeblur restore big.tif --device cuda --half --compare
 """
 
 
@@ -105,7 +105,7 @@ def _model_options(func):
         click.option("--hub-repo", envvar="EDGEDEBLUR_HUB_REPO", help="Hugging Face repo to fetch weights from [env: EDGEDEBLUR_HUB_REPO]."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
         click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Images (or tiles) per forward pass."),
-        click.option("--tile", type=click.IntRange(32), default=512, show_default=True, help="Process larger images in tiles of at most PX pixels."),
+        click.option("--tile", type=click.IntRange(32), help="Process larger images in tiles of at most PX pixels  [default: 512 on CPU, 2048 on CUDA]."),
         click.option("--tile-overlap", type=click.IntRange(0), help="Least overlap of neighbouring tiles, PX  [default: what the model needs, 64 for edgedeblur-s]."),
         click.option("--half", is_flag=True, help="fp16 inference on CUDA."),
     ]

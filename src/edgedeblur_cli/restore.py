@@ -24,6 +24,13 @@ from .train import pick_device
 from .weights import load_named_model
 
 
+# One 512 x 512 tile per call ran fastest on CPU here (0.67 MP/s vs 0.29 at 1024 x 1024: the
+# features of a bigger call spill out of the cache). On an H100, per-call overheads dominate
+# small tiles: 2048-pixel tiles ran 2.4x (1080p) and 1.3x (4K) faster than 512. See benchmarks/speed.py.
+CPU_TILE = 512
+GPU_TILE = 2048
+
+
 @dataclass(frozen=True)
 class RestoreOptions:
     """How to run the network.
@@ -32,23 +39,28 @@ class RestoreOptions:
     the overlap must cover the network's reach, or tile seams show.
     batch_size: most images (or tiles) per network call; batch_pixels caps the pixels of
     one call, so big tiles go one at a time and memory stays bounded. half: fp16 on CUDA.
+    None means the device's default: tiles of ``CPU_TILE`` / ``GPU_TILE`` pixels, and calls of that many pixels squared.
     """
 
-    # One 512 x 512 tile per call ran fastest on CPU here (0.67 MP/s vs 0.29 at 1024 x 1024:
-    # the features of a bigger call spill out of the cache). See benchmarks/speed.py.
-    tile: int = 512
+    tile: int | None = None
     tile_overlap: int | None = None  # None: what the model needs (its ``tile_overlap``, else 96)
     batch_size: int = 4
-    batch_pixels: int = 512 * 512
+    batch_pixels: int | None = None
     half: bool = False
 
     def __post_init__(self) -> None:
-        if self.tile < 32:
+        if self.tile is not None and self.tile < 32:
             raise ValueError(f"tile must be at least 32 pixels, got {self.tile}")
-        if self.tile_overlap is not None and not 0 <= self.tile_overlap < self.tile // 2:
+        if self.tile_overlap is not None and not 0 <= self.tile_overlap < (self.tile or CPU_TILE) // 2:
             raise ValueError(f"tile overlap must be in [0, tile/2), got {self.tile_overlap}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+
+
+def for_device(options: RestoreOptions, device: torch.device) -> RestoreOptions:
+    """``options`` with the device's defaults filled in where they were left as None."""
+    default = GPU_TILE if device.type == "cuda" else CPU_TILE
+    return replace(options, tile=options.tile or default, batch_pixels=options.batch_pixels or default * default)
 
 
 def load_model(
@@ -117,16 +129,27 @@ def _round_up(value: int, multiple: int) -> int:
 
 
 @torch.inference_mode()
-def _run(model: nn.Module, batch: torch.Tensor, device: torch.device, half: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Model on a (N, 3, h, w) CPU batch -> restored (N, 3, h, w) and edges (N, 1, h, w) on the CPU."""
+def _run(
+    model: nn.Module, batch: torch.Tensor, device: torch.device, half: bool, with_edges: bool, clamp: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Model on a (N, 3, h, w) CPU batch -> restored (N, 3, h, w) and edges (N, 1, h, w) or None, on the CPU.
+
+    ``clamp`` clips to [0, 1] on the device, before the copy back (tiles are clipped after blending).
+    """
     x = batch.to(device).contiguous(memory_format=torch.channels_last)
     # fp16 autocast keeps the weights in fp32 and runs reductions that overflow in fp16 in fp32.
     precision = torch.autocast("cuda", dtype=torch.float16) if half and device.type == "cuda" else nullcontext()
     with precision:
         if hasattr(model, "forward_with_edges"):
             restored, edges = model.forward_with_edges(x)
-            return restored.float().cpu(), edges.float().cpu()
-        return model(x).float().cpu(), None
+        else:
+            restored, edges = model(x), None
+    restored = restored.float()
+    edges = edges.float() if (with_edges and edges is not None) else None  # unwanted edges never leave a GPU
+    if clamp:
+        restored = restored.clamp_(0, 1)
+        edges = edges.clamp_(0, 1) if edges is not None else None
+    return restored.cpu(), (edges.cpu() if edges is not None else None)
 
 
 MIN_TILE = 64
@@ -158,6 +181,7 @@ def restore_tensor(
     Out of memory, it retries with smaller tiles (and one image at a time) down to 64 pixels,
     then, on a GPU, moves the model to the CPU and goes on there.
     """
+    options = for_device(options, next(model.parameters()).device)
     while True:
         try:
             return _restore_tensor(model, images, options, with_edges)
@@ -173,7 +197,9 @@ def restore_tensor(
                 note("out of memory on the GPU even with small tiles; continuing on the CPU")
                 model.to("cpu")
                 continue
-            smaller = replace(options, tile=side // 2, tile_overlap=min(_overlap(model, options), side // 4 - 1), batch_size=1)
+            smaller = replace(
+                options, tile=side // 2, tile_overlap=min(_overlap(model, options), side // 4 - 1), batch_size=1, batch_pixels=(side // 2) ** 2
+            )
             note(f"out of memory with {side}-pixel tiles; retrying with {smaller.tile}-pixel tiles")
             options = smaller
 
@@ -187,8 +213,7 @@ def _restore_tensor(
     n, _, h, w = images.shape
     tile = max(multiple, options.tile // multiple * multiple)
     if _round_up(h, multiple) <= tile and _round_up(w, multiple) <= tile:
-        restored, edges = _run(model, images, device, options.half)  # the model pads and crops itself
-        return restored.clamp(0, 1), (edges.clamp(0, 1) if with_edges else None)
+        return _run(model, images, device, options.half, with_edges, clamp=True)  # the model pads and crops itself
     return _tiled(model, images, tile, multiple, options, device, with_edges)
 
 
@@ -227,7 +252,7 @@ def _tiled(model, images: torch.Tensor, tile: int, multiple: int, options: Resto
     for start in range(0, len(jobs), per_batch):
         group = jobs[start : start + per_batch]
         batch = torch.stack([_tile_input(images[i], t, l, tile_h, tile_w) for i, t, l in group])
-        out, edge = _run(model, batch, device, options.half)
+        out, edge = _run(model, batch, device, options.half, with_edges)
         for k, (i, t, l) in enumerate(group):
             win = blend(t, l)
             vh, vw = win.shape
