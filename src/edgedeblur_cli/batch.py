@@ -185,8 +185,9 @@ def run_jobs(
     Decoding and encoding run in ``io_threads`` threads each, overlapped with ``process``:
     the next images are decoded and the last results encoded while the network runs, so a
     GPU does not wait for files. At most ``io_threads`` images are decoded ahead and at most
-    ``io_threads`` results wait to be written, which bounds memory. ``io_threads=0`` does
-    everything in the calling thread. Results and messages keep the order of ``jobs``.
+    ``io_threads`` results wait to be written, one each once images reach ~4 MP, which
+    bounds memory. ``io_threads=0`` does everything in the calling thread. Results and
+    messages keep the order of ``jobs``.
     """
     summary = Summary()
     results: dict[int, dict] = {}
@@ -223,6 +224,12 @@ def run_jobs(
                 continue
         todo.append((index, job))
 
+    last_pixels = 0
+
+    def room() -> int:
+        """How many images may wait on each side of the network: fewer once they are big."""
+        return 1 if last_pixels >= MAX_PENDING_PIXELS else io_threads
+
     readers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-read") if io_threads else None
     writers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-write") if io_threads else None
     writing: deque[tuple[int, Job, Future | list[str]]] = deque()
@@ -249,7 +256,7 @@ def run_jobs(
                 settle_write(index, job, exc)
             return
         writing.append((index, job, writers.submit(_write_outputs, job, outputs, quality, stdout)))
-        while len(writing) > io_threads:  # bounded: each waiting result holds a whole image
+        while len(writing) > room():  # bounded: each waiting result holds a whole image
             settle_write(*writing.popleft())
 
     pending: list[tuple[int, Job, ImageData]] = []
@@ -272,13 +279,14 @@ def run_jobs(
                 write(index, job, outputs)
 
     try:
-        for index, job, image in _decoded(todo, readers, io_threads):
+        for index, job, image in _decoded(todo, readers, room):
             if isinstance(image, ImageReadError):
                 if debug:
                     traceback.print_exception(type(image), image, image.__traceback__)
                 fail(index, job, str(image))
                 continue
             pending.append((index, job, image))
+            last_pixels = image.size[0] * image.size[1]
             # Big photos are tiled anyway: batching them only multiplies memory.
             if len(pending) >= batch_size or sum(im.size[0] * im.size[1] for _, _, im in pending) >= MAX_PENDING_PIXELS:
                 flush()
@@ -303,23 +311,23 @@ def _read(job: Job) -> ImageData | ImageReadError:
         return exc
 
 
-def _decoded(todo: list[tuple[int, Job]], readers: ThreadPoolExecutor | None, ahead: int):
-    """Yield (index, job, ImageData or ImageReadError) in order, decoding up to ``ahead`` images in advance."""
+def _decoded(todo: list[tuple[int, Job]], readers: ThreadPoolExecutor | None, ahead: Callable[[], int]):
+    """Yield (index, job, ImageData or ImageReadError) in order, decoding up to ``ahead()`` images in advance."""
     if readers is None:
         for index, job in todo:
             yield index, job, _read(job)
         return
     queue: deque[tuple[int, Job, Future]] = deque()
     upcoming = iter(todo)
-    for index, job in upcoming:
-        queue.append((index, job, readers.submit(_read, job)))
-        if len(queue) >= ahead:
-            break
-    while queue:
-        index, job, future = queue.popleft()
-        following = next(upcoming, None)
-        if following is not None:
+    while True:
+        while len(queue) < ahead():
+            following = next(upcoming, None)
+            if following is None:
+                break
             queue.append((*following, readers.submit(_read, following[1])))
+        if not queue:
+            return
+        index, job, future = queue.popleft()
         yield index, job, future.result()
 
 
