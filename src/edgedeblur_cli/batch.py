@@ -208,9 +208,17 @@ def run_jobs(
         error(f"{job.display}: {reason}")
         finish(index, {"input": job.display, "status": "failed", "reason": reason})
 
-    # Outputs that exist or would overwrite an input are settled before anything is decoded.
+    # Outputs that exist, would overwrite an input or are claimed by an earlier input (say
+    # a.gif and a.webp with --ext png) are settled before anything is decoded.
     todo: list[tuple[int, Job]] = []
+    claimed: dict[str, str] = {}
     for index, job in enumerate(jobs):
+        files = [os.path.realpath(d) for d in job.outputs.values() if d != STDIO]
+        clash = next((f for f in files if f in claimed), None)
+        if clash is not None:
+            fail(index, job, f"output {clash} is also the output of {claimed[clash]}; rename one of them or use --suffix/--ext")
+            continue
+        claimed.update((f, job.display) for f in files)
         main = job.outputs["main"]
         if main != STDIO:
             main_path = Path(main)
