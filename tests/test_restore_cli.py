@@ -220,6 +220,16 @@ def test_tile_grid_covers_evenly_on_the_model_grid(length, tile, overlap):
     assert len(starts) * size < padded * 1.3  # evenly spread: no squeezed extra tile
 
 
+def test_device_defaults_fill_only_what_was_left_open():
+    from edgedeblur_cli.restore import for_device
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")  # no GPU needed: only the type is read
+    assert (for_device(RestoreOptions(), cpu).tile, for_device(RestoreOptions(), cpu).batch_pixels) == (512, 512 * 512)
+    assert (for_device(RestoreOptions(), cuda).tile, for_device(RestoreOptions(), cuda).batch_pixels) == (2048, 2048 * 2048)
+    assert for_device(RestoreOptions(tile=300), cuda).tile == 300
+    assert for_device(RestoreOptions(tile=256, batch_pixels=7), cpu).batch_pixels == 7
+
+
 def test_edges_are_only_made_when_asked(tiny_model_dir):
     model = make_tiny_model()
     image = synthetic_photo(40, 60).astype(np.float32) / 255
