@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device-tool call on a lent GPU machine (see CONTRIBUTING notes in README "Scaling out"):
+# One call of the device tool on a lent GPU machine (README, "Scaling out" and "Speed benchmark"):
 # the GPU section of the speed benchmark, then a GPU training chunk that resumes the shipped
 # edgedeblur-s run with a cosine decay sized to the time left. Expects, in the repo root:
 #   .whl/  kornia, kornia_rs and platformdirs wheels (the machine has the rest)
