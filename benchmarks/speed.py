@@ -53,6 +53,13 @@ def flops_per_pixel(model: torch.nn.Module) -> float:
     return counter.get_total_flops() / (64 * 64)
 
 
+def photo_like(width: int, height: int, seed: int) -> Image.Image:
+    """Smooth random detail (a cubic upscale of noise), like a camera photo to a JPEG coder."""
+    rng = np.random.default_rng(seed)
+    small = Image.fromarray((rng.random((height // 8, width // 8, 3)) * 255).astype(np.uint8))
+    return small.resize((width, height), Image.BICUBIC)
+
+
 # The child reports its own peak RSS: getrusage(RUSAGE_CHILDREN) would include this process's
 # own peak, which a child inherits across fork + exec on Linux.
 _CHILD = (
@@ -73,9 +80,7 @@ def twelve_megapixels(model: str, device: str) -> tuple[float, float]:
     camera's JPEG; the output is a JPEG too. Decode, restore and encode are all timed.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        rng = np.random.default_rng(0)
-        small = Image.fromarray((rng.random((375, 500, 3)) * 255).astype(np.uint8))
-        small.resize((4000, 3000), Image.BICUBIC).save(Path(tmp) / "big.jpg", quality=95)
+        photo_like(4000, 3000, 0).save(Path(tmp) / "big.jpg", quality=95)
         started = time.perf_counter()
         result = subprocess.run(
             [sys.executable, "-c", _CHILD, "restore", str(Path(tmp) / "big.jpg"), "--model", model, "--device", device, "-q"],
@@ -88,15 +93,15 @@ def twelve_megapixels(model: str, device: str) -> tuple[float, float]:
     return wall, (peaks[0] / 2**20 if peaks else float("nan"))
 
 
-def photo_like(width: int, height: int, seed: int) -> Image.Image:
-    """Smooth random detail (a cubic upscale of noise), like a camera photo to a JPEG coder."""
-    rng = np.random.default_rng(seed)
-    small = Image.fromarray((rng.random((height // 8, width // 8, 3)) * 255).astype(np.uint8))
-    return small.resize((width, height), Image.BICUBIC)
+def tiling_error(model: torch.nn.Module, photo: torch.Tensor) -> float:
+    """Largest |difference| between 512-pixel tiles (the CPU default) and one whole-image call."""
+    whole = restore_tensor(model, photo, RestoreOptions(tile=1024), with_edges=False)[0]
+    tiled = restore_tensor(model, photo, RestoreOptions(tile=512), with_edges=False)[0]
+    return (whole - tiled).abs().max().item()
 
 
 def gpu_restore_options() -> dict[str, RestoreOptions]:
-    """The configurations compared on a GPU: the CPU defaults, and bigger fp16 tiles."""
+    """The configurations compared on a GPU: the CPU's tiles, CUDA's default tiles and whole images, fp32 and fp16."""
     return {
         "tile 512 fp32": RestoreOptions(tile=512),
         "tile 2048 fp32": RestoreOptions(tile=2048),  # the default on CUDA
@@ -179,12 +184,11 @@ def gpu_report(names: list[str], device: torch.device, runs: int) -> None:
         empty_cache = torch.cuda.empty_cache
     else:
         empty_cache = lambda: None  # noqa: E731
-    sizes = GPU_SIZES
     print("restore, model alone (CPU tensor in, CPU tensor out), MP/s min/med:")
     best: dict[str, tuple[float, str]] = {}
     for name in names:
         model = load_model(name, device=device)
-        for label, (w, h) in sizes.items():
+        for label, (w, h) in GPU_SIZES.items():
             image = torch.rand(1, 3, h, w)
             for option_name, options in gpu_restore_options().items():
                 try:
@@ -200,7 +204,7 @@ def gpu_report(names: list[str], device: torch.device, runs: int) -> None:
         empty_cache()
     print("restore end to end (JPEG files in, JPEG files out, best options above), MP/s:")
     with tempfile.TemporaryDirectory() as tmp:
-        for label, (w, h) in sizes.items():
+        for label, (w, h) in GPU_SIZES.items():
             folder = Path(tmp) / label
             folder.mkdir()
             count = 24 if label == "1080p" else 8
@@ -257,9 +261,7 @@ def main() -> None:
             f"{ratio:>7} {gflops:>8.1f} {100 * gflops / ceiling:>10.0f}%"
         )
     print("(x seed: ratio of the best 32x32 img/s / of the best 1MP MP/s, measured in this run)")
-    whole = restore_tensor(model, photo, RestoreOptions(tile=1024), with_edges=False)[0]
-    tiled = restore_tensor(model, photo, RestoreOptions(tile=512), with_edges=False)[0]
-    print(f"seamless: {names[-1]} on the 1 MP photo, default tiles vs whole, max |difference| {(whole - tiled).abs().max():.1e}")
+    print(f"seamless: {names[-1]} on the 1 MP photo, default tiles vs whole, max |difference| {tiling_error(model, photo):.1e}")
     print(f"\ntile size sweep, {names[-1]}, a 2000x1500 photo, one tile per call (MP/s, min/med):")
     wide = torch.rand(1, 3, 1500, 2000)
     for tile in (384, 512, 768, 1024):
@@ -268,10 +270,9 @@ def main() -> None:
         print(f"  tile {tile:>4}: {min(mps):.3f} / {statistics.median(mps):.3f}")
     if device.type == "cuda":
         torch.backends.cudnn.allow_tf32 = False  # cuDNN's default TF32 convolutions round to 10-bit mantissas
-        whole = restore_tensor(model, photo, RestoreOptions(tile=1024), with_edges=False)[0]
-        tiled = restore_tensor(model, photo, RestoreOptions(tile=512), with_edges=False)[0]
+        error = tiling_error(model, photo)
         torch.backends.cudnn.allow_tf32 = True
-        print(f"seamless with full fp32 convolutions (TF32 off): max |difference| {(whole - tiled).abs().max():.1e}")
+        print(f"seamless with full fp32 convolutions (TF32 off): max |difference| {error:.1e}")
         gpu_report(names, device, args.runs)
         return
     print(f"\nwhere the time goes, {names[-1]} on one 512x512 tile (torch.profiler, share of CPU time):")

@@ -242,13 +242,10 @@ def run_jobs(
     writers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-write") if io_threads else None
     writing: deque[tuple[int, Job, Future | list[str]]] = deque()
 
-    def settle_write(index: int, job: Job, outcome: Future | list[str] | BaseException) -> None:
+    def settle_write(index: int, job: Job, outcome: Future | list[str] | Exception) -> None:
         if isinstance(outcome, Future):
-            try:
-                outcome = outcome.result()
-            except (ImageWriteError, OSError) as exc:
-                outcome = exc
-        if isinstance(outcome, BaseException):
+            outcome = outcome.result()
+        if isinstance(outcome, Exception):
             if debug:
                 traceback.print_exception(type(outcome), outcome, outcome.__traceback__)
             fail(index, job, f"cannot write output ({outcome})")
@@ -258,10 +255,7 @@ def run_jobs(
 
     def write(index: int, job: Job, outputs: dict[str, ImageData]) -> None:
         if writers is None:
-            try:
-                settle_write(index, job, _write_outputs(job, outputs, quality, stdout))
-            except (ImageWriteError, OSError) as exc:
-                settle_write(index, job, exc)
+            settle_write(index, job, _write_outputs(job, outputs, quality, stdout))
             return
         writing.append((index, job, writers.submit(_write_outputs, job, outputs, quality, stdout)))
         while len(writing) > room():  # bounded: each waiting result holds a whole image
@@ -339,20 +333,23 @@ def _decoded(todo: list[tuple[int, Job]], readers: ThreadPoolExecutor | None, ah
         yield index, job, future.result()
 
 
-def _write_outputs(job: Job, outputs: dict[str, ImageData], quality: int, stdout=None) -> list[str]:
-    """Encode and atomically write each output of a job; returns where they went."""
+def _write_outputs(job: Job, outputs: dict[str, ImageData], quality: int, stdout=None) -> list[str] | ImageWriteError | OSError:
+    """Encode and atomically write each output of a job; returns where they went, or why not."""
     written = []
-    for kind, destination in job.outputs.items():
-        if kind not in outputs:
-            continue
-        ext = job.ext if kind == "main" else "png"
-        data = encode_image(outputs[kind], ext, quality)
-        if destination == STDIO:
-            (stdout or sys.stdout.buffer).write(data)
-            (stdout or sys.stdout.buffer).flush()
-        else:
-            destination = Path(destination)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(destination, data)
-        written.append(str(destination))
+    try:
+        for kind, destination in job.outputs.items():
+            if kind not in outputs:
+                continue
+            ext = job.ext if kind == "main" else "png"
+            data = encode_image(outputs[kind], ext, quality)
+            if destination == STDIO:
+                (stdout or sys.stdout.buffer).write(data)
+                (stdout or sys.stdout.buffer).flush()
+            else:
+                destination = Path(destination)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(destination, data)
+            written.append(str(destination))
+    except (ImageWriteError, OSError) as exc:
+        return exc
     return written

@@ -26,7 +26,7 @@ from .weights import load_named_model
 
 # One 512 x 512 tile per call ran fastest on CPU here (0.67 MP/s vs 0.29 at 1024 x 1024: the
 # features of a bigger call spill out of the cache). On an H100, per-call overheads dominate
-# small tiles: 2048-pixel tiles ran 2.4x (1080p) and 1.3x (4K) faster than 512. See benchmarks/speed.py.
+# small tiles: 2048-pixel tiles ran 1.6x (1080p) and 1.2x (4K) faster than 512. See benchmarks/speed.py.
 CPU_TILE = 512
 GPU_TILE = 2048
 
@@ -39,7 +39,8 @@ class RestoreOptions:
     the overlap must cover the network's reach, or tile seams show.
     batch_size: most images (or tiles) per network call; batch_pixels caps the pixels of
     one call, so big tiles go one at a time and memory stays bounded. half: fp16 on CUDA.
-    None means the device's default: tiles of ``CPU_TILE`` / ``GPU_TILE`` pixels, and calls of that many pixels squared.
+    None means the device's default: tiles of ``CPU_TILE`` / ``GPU_TILE`` pixels, and
+    calls of that many pixels squared.
     """
 
     tile: int | None = None

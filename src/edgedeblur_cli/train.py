@@ -375,10 +375,8 @@ class Trainer:
             )
             best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             if payload is not None:
+                # The saved state brings its learning rate; every step sets --lr (or its schedule) anew.
                 optimizer.load_state_dict(payload["optimizer"])
-                # The saved state brings its learning rate; --lr on resume wins (a lower rate to fine-tune).
-                for group in optimizer.param_groups:
-                    group["lr"] = c.lr * self.state.lr_scale
                 if disc_optimizer is not None and payload.get("disc_optimizer"):
                     disc_optimizer.load_state_dict(payload["disc_optimizer"])
                 if payload.get("best_model"):
