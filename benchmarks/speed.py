@@ -6,13 +6,14 @@ the same run, and the wall time and peak RSS of restoring a 12-megapixel (4000x3
 with the CLI in a fresh process (decode + restore + encode; Linux, for the peak RSS).
 
 Usage (from the repository root, after `pip install .`):
-    python benchmarks/speed.py [--runs 5] [--skip-12mp] [--device cpu]
+    python benchmarks/speed.py [--runs 5] [--skip-12mp] [--runs-12mp 2] [--device cpu]
     python benchmarks/speed.py --device cuda   # adds the GPU section: 1080p/4K MP/s, end to end, training img/s
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
+from edgedeblur_cli.allocator import keep_freed_memory
 from edgedeblur_cli.restore import RestoreOptions, load_model, restore_tensor
 from edgedeblur_cli.weights import load_manifest
 
@@ -73,12 +75,19 @@ _CHILD = (
 )
 
 
-def twelve_megapixels(model: str, device: str) -> tuple[float, float]:
+def twelve_megapixels(model: str, device: str, glibc_defaults: bool = False) -> tuple[float, float]:
     """Wall seconds and peak RSS (GiB) of `edgedeblur restore` on a 4000x3000 JPEG photo in a new process.
 
     The photo is smooth random detail (a cubic upscale of noise) saved at quality 95, like a
     camera's JPEG; the output is a JPEG too. Decode, restore and encode are all timed.
+    ``glibc_defaults``: run with malloc as glibc sets it (an empty GLIBC_TUNABLES makes the
+    CLI leave its thresholds alone), for the side-by-side with the CLI's pinned thresholds.
     """
+    env = dict(os.environ)
+    for name in ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+        env.pop(name, None)
+    if glibc_defaults:
+        env["GLIBC_TUNABLES"] = ""
     with tempfile.TemporaryDirectory() as tmp:
         photo_like(4000, 3000, 0).save(Path(tmp) / "big.jpg", quality=95)
         started = time.perf_counter()
@@ -87,6 +96,7 @@ def twelve_megapixels(model: str, device: str) -> tuple[float, float]:
             check=True,
             stderr=subprocess.PIPE,
             text=True,
+            env=env,
         )
         wall = time.perf_counter() - started
     peaks = [int(line.split()[1]) for line in result.stderr.splitlines() if line.startswith("PEAK_KIB ")]
@@ -231,12 +241,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-12mp", action="store_true")
+    parser.add_argument("--runs-12mp", type=int, default=2, help="runs of the 12 MP photo with each allocator setting")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.set_grad_enabled(False)
+    pinned = keep_freed_memory()  # as the CLI does
     names = ["seed"] + [n for n in load_manifest() if n != "seed"]
     ceiling = matmul_gflops(device, args.runs)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, malloc thresholds pinned: {pinned}")
     print(f"fp32 matmul 2048^3: {ceiling:.1f} GFLOP/s (the ceiling)\n")
     header = f"{'model':<22} {'32x32 img/s (min/med)':>22} {'1MP MP/s (min/med)':>20} {'x seed':>7} {'GFLOP/s':>8} {'% of matmul':>11}"
     print(header)
@@ -285,8 +297,17 @@ def main() -> None:
     for event in events[:6]:
         print(f"  {event.key:<28} {100 * event.self_cpu_time_total / total:5.1f}%")
     if not args.skip_12mp:
-        wall, rss = twelve_megapixels(names[-1], args.device)
-        print(f"\n12 MP (4000x3000 JPEG) `edgedeblur restore --model {names[-1]}`: {wall:.1f} s wall, peak RSS {rss:.2f} GiB")
+        print(f"\n12 MP (4000x3000 JPEG) `edgedeblur restore --model {names[-1]}`, {args.runs_12mp} alternating runs each:")
+        runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        for _ in range(args.runs_12mp):
+            for glibc_defaults in (False, True):
+                runs[glibc_defaults].append(twelve_megapixels(names[-1], args.device, glibc_defaults))
+        for glibc_defaults, label in ((False, "the CLI (malloc thresholds pinned)"), (True, "glibc's malloc defaults")):
+            walls = sorted(wall for wall, _ in runs[glibc_defaults])
+            rss = max(peak for _, peak in runs[glibc_defaults])
+            print(f"  {label:<36} {walls[0]:5.1f} s min, {statistics.median(walls):5.1f} s median wall; peak RSS {rss:.2f} GiB")
+        best = {key: min(wall for wall, _ in value) for key, value in runs.items()}
+        print(f"  pinned thresholds: {best[True] / best[False]:.2f}x faster (best vs best)")
 
 
 if __name__ == "__main__":

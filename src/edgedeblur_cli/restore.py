@@ -24,8 +24,9 @@ from .train import pick_device
 from .weights import load_named_model
 
 
-# One 512 x 512 tile per call ran fastest on CPU here (0.67 MP/s vs 0.29 at 1024 x 1024: the
-# features of a bigger call spill out of the cache). On an H100, per-call overheads dominate
+# On the CPU, 512-pixel tiles keep a 12 MP photo's peak RSS at 1.24 GiB (768: 1.44 GiB, 1024:
+# 1.57 GiB, over the 1.5 GiB we allow) for ~5-10% more time; with glibc's malloc defaults big
+# tiles were slower still (page faults, see allocator.py). On an H100, per-call overheads dominate
 # small tiles: 2048-pixel tiles ran 1.6x (1080p) and 1.2x (4K) faster than 512. See benchmarks/speed.py.
 CPU_TILE = 512
 GPU_TILE = 2048

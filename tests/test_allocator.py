@@ -1,0 +1,28 @@
+"""The CLI pins glibc's malloc thresholds, unless the user tunes malloc themselves."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+CHECK = "from edgedeblur_cli.allocator import keep_freed_memory; print(keep_freed_memory())"
+
+
+def _run(extra_env: dict[str, str]) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+    env.update(extra_env)
+    # A fresh process: mallopt changes the process it runs in for good.
+    return subprocess.run([sys.executable, "-c", CHECK], env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux-only")
+def test_thresholds_are_pinned_on_glibc():
+    if os.confstr("CS_GNU_LIBC_VERSION") is None:
+        pytest.skip("not glibc")
+    assert _run({}) == "True"
+
+
+@pytest.mark.parametrize("name", ["GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"])
+def test_users_malloc_settings_win(name):
+    assert _run({name: "131072" if name != "GLIBC_TUNABLES" else ""}) == "False"
