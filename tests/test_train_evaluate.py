@@ -123,3 +123,21 @@ def test_train_cli_reports_missing_dataset(runner, tmp_path):
     result = runner.invoke(main, ["train", "--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert "not a folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_init_starts_from_trained_weights_and_keeps_them_unless_beaten(train_folder, tmp_path):
+    first = train(_config(train_folder, tmp_path / "first", epochs=1), log=lambda m: None)
+    messages = []
+    # A wild learning rate wrecks the weights: the starting ones score better and must come out unchanged.
+    tuned = train(_config(train_folder, tmp_path / "tuned", epochs=1, lr=10.0, init=str(first), seed=5), log=messages.append)
+    a = load_file(str(first / "model.safetensors"))
+    b = load_file(str(tuned / "model.safetensors"))
+    assert max((a[k] - b[k]).abs().max().item() for k in a) == 0
+    assert any("before training" in m for m in messages)
+
+
+def test_init_with_weights_of_another_architecture_is_refused(train_folder, tmp_path, tiny_model_dir):
+    import pytest
+
+    with pytest.raises(ValueError, match="do not fit"):
+        train(_config(train_folder, tmp_path / "run", model="seed", init=str(tiny_model_dir)), log=lambda m: None)

@@ -341,11 +341,12 @@ def _dataset_spec(dataset, crop, downscale, data_root):
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), help="Stop after this much training time; the best model so far is kept.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/model", show_default=True, help="Output model folder.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt exactly (optimizer, epoch, RNG).")
+@click.option("--init", "init_from", metavar="MODEL", help="Fine-tune: start from these weights (a model folder or a published name such as edgedeblur-s) with a fresh optimizer and epoch count.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--edge-loss", type=click.Choice(["bce", "gan"]), default="bce", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_size, batch_size, lr, lr_schedule, patience, min_delta, max_minutes, out, resume, device, edge_loss, seed, debug):
+def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_size, batch_size, lr, lr_schedule, patience, min_delta, max_minutes, out, resume, init_from, device, edge_loss, seed, debug):
     """Train a model; OUT becomes a loadable model folder (config.json + model.safetensors).
 
     \b
@@ -353,21 +354,23 @@ def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_
       edgedeblur train --dataset cifar10 --model seed
       edgedeblur train --dataset photos/train --crop 32 --downscale 2:8 --max-minutes 30 --out runs/s
       edgedeblur train --dataset photos/train --crop 32 --downscale 2:8 --out runs/s --resume
+      edgedeblur train --dataset my-photos/ --crop 64 --init edgedeblur-s --lr 1e-4 --out runs/mine
     """
     from .data import DatasetError
     from .train import TrainConfig
     from .train import train as run_training
+    from .weights import WeightsError
 
     ctx = _Context(False, debug)
     spec = _dataset_spec(dataset, crop, downscale, data_root)
     config = TrainConfig(
         dataset=spec, out=Path(out), model=model_name, stage=stage, epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
-        patience=patience, min_delta=min_delta, max_minutes=max_minutes, resume=resume, device=device, edge_loss=edge_loss,
+        patience=patience, min_delta=min_delta, max_minutes=max_minutes, resume=resume, init=init_from, device=device, edge_loss=edge_loss,
         epoch_size=epoch_size, seed=seed,
     )
     try:
         result = run_training(config, log=_stderr)
-    except (DatasetError, ValueError, OSError) as exc:
+    except (DatasetError, ValueError, OSError, WeightsError) as exc:
         _fatal(ctx, exc)
     except KeyboardInterrupt:
         ctx.error(f"interrupted; continue with --resume (checkpoint in {out})")

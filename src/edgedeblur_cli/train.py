@@ -42,7 +42,7 @@ from .degrade import DegradeConfig, degrade_batch
 from .edges import canny_targets, edge_network
 from .io import write_atomic
 from .models import create_model
-from .weights import save_model_dir
+from .weights import load_named_model, save_model_dir
 
 CHECKPOINT_FILE = "checkpoint.pt"
 STAGES = ("edges", "deblur", "all", "joint")
@@ -65,6 +65,7 @@ class TrainConfig:
     min_delta: float = 1e-4  # the seed's early stopping: smaller improvements do not count
     max_minutes: float | None = None
     resume: bool = False
+    init: str | None = None  # start from these trained weights (a model folder or a published name): fine-tuning
     device: str = "auto"
     edge_loss: str = "bce"  # bce | gan
     edge_weight: float = 0.05  # weight of the edge BCE in joint training
@@ -207,9 +208,21 @@ class Trainer:
         for stage in self.stages:
             if stage in ("edges", "joint") and not hasattr(self.model, "edgenet") and not hasattr(self.model, "logits"):
                 raise ValueError(f"model {config.model!r} has no edge branch: use --stage deblur")
+        if config.init is not None:
+            self._init_from(config.init)
         self.state = TrainState()
         self.discriminator = create_model("edge-discriminator").to(self.device) if config.edge_loss == "gan" else None
         self._load_data()
+
+    def _init_from(self, source: str) -> None:
+        """Copy trained weights into the fresh model (a checkpoint found by --resume still wins)."""
+        is_path = Path(source).exists()
+        trained = load_named_model(self.config.model if is_path else source, source if is_path else None, note=self.log)
+        try:
+            self.model.load_state_dict(trained.state_dict())
+        except RuntimeError:
+            raise ValueError(f"--init {source}: its weights do not fit model {self.config.model!r}") from None
+        self.log(f"starting from the weights of {source}")
 
     # ------------------------------------------------------------ data
 
@@ -363,6 +376,10 @@ class Trainer:
         payload = self._restore() if c.resume else None
         if c.edge_loss == "gan" and "edges" not in self.stages:
             self.log("note: --edge-loss gan only affects the edges stage")
+        if c.init is not None and payload is None:
+            # The starting weights are the score to beat: a fine-tune that never improves keeps them.
+            self.state.best_loss = self._validate(self.stages[0])
+            self.log(f"--init weights before training: val {self.state.best_loss:.5f}, val PSNR {-10 * math.log10(max(self.state.best_loss, 1e-10)):.2f} dB")
         while self.state.stage_index < len(self.stages):
             stage = self.stages[self.state.stage_index]
             optimizer = self._new_optimizer(stage)
