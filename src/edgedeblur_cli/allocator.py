@@ -47,3 +47,18 @@ def keep_freed_memory() -> bool:
     if not mallopt(_M_MMAP_THRESHOLD, _THRESHOLD) and not mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_THRESHOLD_MAX):
         return False
     return bool(mallopt(_M_TRIM_THRESHOLD, _THRESHOLD))
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the kernel (glibc ``malloc_trim``); no-op elsewhere.
+
+    With the thresholds pinned, memory freed after one photo stays in the process; trimming
+    between photos keeps a batch's peak near one photo's instead of letting it creep up.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

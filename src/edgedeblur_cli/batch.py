@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .allocator import release_free_memory
 from .io import EXTENSIONS, WRITABLE_EXTENSIONS, ImageData, ImageReadError, ImageWriteError, encode_image, is_supported, read_image, write_atomic
 
 STDIO = "-"
@@ -279,6 +280,8 @@ def run_jobs(
                 continue
             for (index, job, _), outputs in zip(group, produced):
                 write(index, job, outputs)
+            if last_pixels >= MAX_PENDING_PIXELS:
+                release_free_memory()  # between big photos: see allocator.py
 
     try:
         for index, job, image in _decoded(todo, readers, room):
