@@ -3,9 +3,10 @@
 glibc's malloc hands large freed blocks back to the kernel (by ``munmap``, or by trimming the
 top of the heap), and each network call then faults its feature maps back in page by page and
 zeroes them. On the 2-core CPU here that cost a third of the restore time: a 2000x1500 photo
-ran at 0.41 MP/s with glibc's defaults and 0.73 MP/s with both thresholds pinned high
-(768-pixel tiles), for 8% more peak memory. Pinning one threshold alone is worse than
-neither: it turns off glibc's adaptation of the other, which stays at its 128 KiB default.
+ran at 0.39-0.42 MP/s with glibc's defaults and 0.73 MP/s with both thresholds pinned high
+(768-pixel tiles), for 8% more peak memory. Both must be pinned: setting either turns off
+glibc's adaptation of the other, which then stays at its default. The trim threshold alone
+ran at 0.22 MP/s (every block over 128 KiB mmapped); the mmap threshold alone gained nothing.
 """
 
 from __future__ import annotations
