@@ -141,3 +141,16 @@ def test_init_with_weights_of_another_architecture_is_refused(train_folder, tmp_
 
     with pytest.raises(ValueError, match="do not fit"):
         train(_config(train_folder, tmp_path / "run", model="seed", init=str(tiny_model_dir)), log=lambda m: None)
+
+
+def test_resumed_fine_tune_continues_from_its_checkpoint(train_folder, tmp_path):
+    first = train(_config(train_folder, tmp_path / "first", epochs=1), log=lambda m: None)
+    tuned = train(_config(train_folder, tmp_path / "tuned", epochs=1, init=str(first)), log=lambda m: None)
+    messages = []
+    # The --init folder is gone: a resume must not need it, since the checkpoint holds the run.
+    import shutil
+
+    shutil.rmtree(first)
+    train(_config(train_folder, tuned, epochs=2, init=str(first), resume=True), log=messages.append)
+    assert any(m.startswith("resumed from") for m in messages)
+    assert not any("before training" in m for m in messages)

@@ -69,7 +69,7 @@ def main() -> None:
     """Remove Gaussian blur and noise from photos with an edge-aware network."""
     from .allocator import keep_freed_memory
 
-    keep_freed_memory()  # 1.8x faster CPU restores of big photos here; see allocator.py
+    keep_freed_memory()  # 1.3-1.8x faster CPU restores of big photos here; see allocator.py
 
 
 # ---------------------------------------------------------------- shared file options

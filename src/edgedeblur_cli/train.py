@@ -208,14 +208,14 @@ class Trainer:
         for stage in self.stages:
             if stage in ("edges", "joint") and not hasattr(self.model, "edgenet") and not hasattr(self.model, "logits"):
                 raise ValueError(f"model {config.model!r} has no edge branch: use --stage deblur")
-        if config.init is not None:
-            self._init_from(config.init)
+        if config.init is not None and not (config.resume and (self.out / CHECKPOINT_FILE).is_file()):
+            self._init_from(config.init)  # a resumed fine-tune continues from its checkpoint instead
         self.state = TrainState()
         self.discriminator = create_model("edge-discriminator").to(self.device) if config.edge_loss == "gan" else None
         self._load_data()
 
     def _init_from(self, source: str) -> None:
-        """Copy trained weights into the fresh model (a checkpoint found by --resume still wins)."""
+        """Copy trained weights (a model folder or a published name) into the fresh model."""
         is_path = Path(source).exists()
         trained = load_named_model(self.config.model if is_path else source, source if is_path else None, note=self.log)
         try:
