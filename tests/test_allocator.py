@@ -7,11 +7,13 @@ import sys
 
 import pytest
 
+from edgedeblur_cli.allocator import MALLOC_ENV_SETTINGS
+
 CHECK = "from edgedeblur_cli.allocator import keep_freed_memory; print(keep_freed_memory())"
 
 
 def _run(extra_env: dict[str, str]) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+    env = {k: v for k, v in os.environ.items() if k not in MALLOC_ENV_SETTINGS}
     env.update(extra_env)
     # A fresh process: mallopt changes the process it runs in for good.
     return subprocess.run([sys.executable, "-c", CHECK], env=env, check=True, capture_output=True, text=True).stdout.strip()
@@ -22,6 +24,6 @@ def test_thresholds_are_pinned_on_glibc():
     assert _run({}) == "True"
 
 
-@pytest.mark.parametrize("name", ["GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"])
+@pytest.mark.parametrize("name", MALLOC_ENV_SETTINGS)
 def test_users_malloc_settings_win(name):
     assert _run({name: "131072" if name != "GLIBC_TUNABLES" else ""}) == "False"

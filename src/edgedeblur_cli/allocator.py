@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
@@ -27,7 +28,19 @@ _THRESHOLD = 1 << 30
 # Newer glibc caps the mmap threshold at 32 MiB on 64-bit; mallopt refuses higher values.
 _GLIBC_MMAP_THRESHOLD_MAX = 32 << 20
 
-_OPERATOR_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+# Environment variables by which a user tunes glibc's malloc: any of them set, theirs win.
+MALLOC_ENV_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    """The C library, loaded once (``find_library`` runs ``ldconfig``); None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
 
 
 def keep_freed_memory() -> bool:
@@ -36,12 +49,9 @@ def keep_freed_memory() -> bool:
     Does nothing off Linux/glibc, or when the user already tunes malloc through its
     environment variables (theirs win). Safe to call more than once.
     """
-    if not sys.platform.startswith("linux") or any(name in os.environ for name in _OPERATOR_SETTINGS):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl and others have no mallopt
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)  # musl and others have no mallopt
+    if mallopt is None or any(name in os.environ for name in MALLOC_ENV_SETTINGS):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -56,10 +66,6 @@ def release_free_memory() -> None:
     With the thresholds pinned, memory freed after one photo stays in the process; trimming
     between photos keeps a batch's peak near one photo's instead of letting it creep up.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    malloc_trim = getattr(_libc(), "malloc_trim", None)
+    if malloc_trim is not None:
+        malloc_trim(0)
