@@ -26,9 +26,10 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from edgedeblur_cli.allocator import keep_freed_memory
+from edgedeblur_cli.allocator import MALLOC_ENV_SETTINGS, keep_freed_memory
 from edgedeblur_cli.restore import RestoreOptions, load_model, restore_tensor
 from edgedeblur_cli.weights import load_manifest
+from quality import DEFAULT_DATA  # the held-out BSDS500 test photos, beside this script's benchmark of quality
 
 
 def timed(fn, runs: int) -> list[float]:
@@ -87,7 +88,7 @@ def twelve_megapixels(model: str, device: str, glibc_defaults: bool = False, pho
     CLI leave its thresholds alone), for the side-by-side with the CLI's pinned thresholds.
     """
     env = dict(os.environ)
-    for name in ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+    for name in MALLOC_ENV_SETTINGS:
         env.pop(name, None)
     if glibc_defaults:
         env["GLIBC_TUNABLES"] = ""
@@ -110,20 +111,17 @@ def twelve_megapixels(model: str, device: str, glibc_defaults: bool = False, pho
     return wall, (peaks[0] / 2**20 if peaks else float("nan"))
 
 
-TEST_PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "BSDS500-train-test" / "test"
-
-
 def real_photo_tiling_error(model: torch.nn.Module, count: int = 4) -> float | None:
     """Worst tiling error over ``count`` degraded BSDS500 test photos, each mirrored 2x2 into
     642x962 so the default 512-pixel tiles meet in a cross; None without the data."""
     from edgedeblur_cli.data import list_images, load_photos
     from edgedeblur_cli.degrade import degrade_random
 
-    if not TEST_PHOTOS.is_dir():
+    if not DEFAULT_DATA.is_dir():
         return None
     rng = np.random.default_rng(0)
     worst = 0.0
-    for photo in load_photos(list_images(TEST_PHOTOS)[:count]):
+    for photo in load_photos(list_images(DEFAULT_DATA)[:count]):
         sharp = photo.astype(np.float32) / 255
         sharp = np.concatenate([sharp, sharp[:, ::-1]], 1)
         sharp = np.ascontiguousarray(np.concatenate([sharp, sharp[::-1]], 0))
