@@ -379,7 +379,7 @@ class Trainer:
         if c.init is not None and payload is None:
             # The starting weights are the score to beat: a fine-tune that never improves keeps them.
             self.state.best_loss = self._validate(self.stages[0])
-            self.log(f"--init weights before training: val {self.state.best_loss:.5f}, val PSNR {-10 * math.log10(max(self.state.best_loss, 1e-10)):.2f} dB")
+            self.log(f"--init weights before training: val {self.state.best_loss:.5f}{_psnr_note(self.stages[0], self.state.best_loss)}")
         while self.state.stage_index < len(self.stages):
             stage = self.stages[self.state.stage_index]
             optimizer = self._new_optimizer(stage)
@@ -424,13 +424,12 @@ class Trainer:
                     "epoch": self.state.epoch,
                     "train_loss": train_loss,
                     "val_loss": val_loss,
-                    "val_psnr": float(-10 * math.log10(max(val_loss, 1e-10))) if stage != "edges" else "",
+                    "val_psnr": _val_psnr(stage, val_loss),
                     "seconds": round(time.monotonic() - epoch_start, 1),
                     "lr": float(f"{optimizer.param_groups[0]['lr']:.3g}"),
                 }
                 self.state.history.append(row)
-                psnr = f", val PSNR {row['val_psnr']:.2f} dB" if stage != "edges" else ""
-                self.log(f"{stage} epoch {self.state.epoch}: train {train_loss:.5f}, val {val_loss:.5f}{psnr}" + (" (best)" if improved else ""))
+                self.log(f"{stage} epoch {self.state.epoch}: train {train_loss:.5f}, val {val_loss:.5f}{_psnr_note(stage, val_loss)}" + (" (best)" if improved else ""))
                 if self._diverged():
                     optimizer = self._recover(stage, best_state)
                 self._save_model(best_state)
@@ -520,6 +519,20 @@ class Trainer:
         writer.writerows(rows)
         write_atomic(self.out / "log.csv", buffer.getvalue().encode())
         _plot_losses(rows, self.out / "loss.png")
+
+
+def _val_psnr(stage: str, val_loss: float) -> float | str:
+    """PSNR (dB) of a validation MSE; "" for the edges stage, whose loss is a BCE.
+
+    Plain math, not ``metrics.psnr_from_mse``: importing torchmetrics here would load it into
+    every `edgedeblur restore` (restore imports ``pick_device`` from this module).
+    """
+    return "" if stage == "edges" else -10 * math.log10(max(val_loss, 1e-10))
+
+
+def _psnr_note(stage: str, val_loss: float) -> str:
+    psnr = _val_psnr(stage, val_loss)
+    return f", val PSNR {psnr:.2f} dB" if psnr != "" else ""
 
 
 def _plot_losses(rows: list[dict], path: Path) -> None:
