@@ -17,8 +17,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .degrade import DegradeConfig, degrade_random
+from .degrade import DegradeConfig, degrade_batch, degrade_random
+from .degrade_real import MARGIN, degrade_real
 from .io import EXTENSIONS
+
+DEGRADATIONS = ("seed", "real")  # the seed study's blur + noise; the realistic family of degrade_real.py
 
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -177,19 +180,28 @@ def sample_crops(
 
 
 class TrainingSamples(torch.utils.data.Dataset):
-    """Fresh training samples each epoch: sample ``i`` of epoch ``e`` is drawn from its own seed (seed, e, i).
+    """Fresh training pairs each epoch: sample ``i`` of epoch ``e`` is drawn from its own seed (seed, e, i).
 
-    Each item is a sharp crop (or whole image) with the seed's flip augmentation, the blur
-    sigma and the standard-normal noise to degrade it with: ``(sharp (3, H, W) in [0, 1],
-    sigma (), noise (3, H, W))``. Blurring happens later, batched on the training device.
+    Each item is ``(sharp, degraded)``, both (3, H, W) float: a sharp crop (or whole image) in
+    [0, 1] with the seed's flip augmentation, and its degradation: the seed's (blur + noise,
+    unclipped) or a draw of the realistic family (``degradation="real"``, on the 8-bit grid).
     Seeding per sample makes a run independent of how samples are split over processes.
     """
 
     def __init__(
-        self, images: list[np.ndarray], crop: int | None, downscale: tuple[float, float], size: int, seed: int, config: DegradeConfig
+        self,
+        images: list[np.ndarray],
+        crop: int | None,
+        downscale: tuple[float, float],
+        size: int,
+        seed: int,
+        config: DegradeConfig,
+        degradation: str = "seed",
     ) -> None:
+        if degradation not in DEGRADATIONS:
+            raise ValueError(f"degradation must be one of {', '.join(DEGRADATIONS)}, got {degradation!r}")
         self.images, self.crop, self.downscale = images, crop, downscale
-        self.size, self.seed, self.config = size, seed, config
+        self.size, self.seed, self.config, self.degradation = size, seed, config, degradation
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -198,15 +210,29 @@ class TrainingSamples(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.size
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         state = np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(2, np.uint64)
         generator = torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
+        if self.degradation == "real":
+            return self._real_pair(generator, np.random.default_rng(int(state[1])))
         sharp = sample_crops(self.images, self.crop, self.downscale, 1, generator)
-        sharp = random_flips(sharp, generator)[0]
+        sharp = random_flips(sharp, generator)
         u = torch.rand((), generator=generator, dtype=torch.float64).item()
-        sigma = torch.tensor(self.config.sigma_min + (self.config.sigma_max - self.config.sigma_min) * u, dtype=torch.float32)
+        sigma = torch.tensor([self.config.sigma_min + (self.config.sigma_max - self.config.sigma_min) * u], dtype=torch.float32)
         noise = torch.randn(sharp.shape, generator=generator)
-        return sharp, sigma, noise
+        degraded, _ = degrade_batch(sharp, self.config, sigmas=sigma, noise=noise)
+        return sharp[0], degraded[0]
+
+    def _real_pair(self, generator: torch.Generator, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        # Degrade a crop with a margin, then cut the margin off: no blur sees a made-up border.
+        margin = 0 if self.crop is None else MARGIN
+        size = None if self.crop is None else self.crop + 2 * margin
+        window = sample_crops(self.images, size, self.downscale, 1, generator)
+        window = random_flips(window, generator)[0].permute(1, 2, 0).numpy()
+        degraded, _ = degrade_real(window, rng)
+        inner = slice(margin, window.shape[0] - margin), slice(margin, window.shape[1] - margin)
+        as_chw = lambda a: torch.from_numpy(np.ascontiguousarray(a[inner])).permute(2, 0, 1)  # noqa: E731
+        return as_chw(window), as_chw(degraded)
 
 
 def random_flips(sharp: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -226,26 +252,35 @@ def fixed_pairs(
     count: int | None,
     seed: int,
     config: DegradeConfig = DegradeConfig(),
+    degradation: str = "seed",
 ) -> FixedPairs:
     """A reproducible evaluation set: ``count`` crops (or whole images) degraded with fixed draws.
 
     With ``crop``, crops are spread over the images round-robin (so 10,000 crops from 200
     photos take 50 from each); each crop ``i`` uses its own RNG seeded by (seed, i).
+    ``degradation="real"`` draws from the realistic family (``sigmas`` are then NaN).
     """
+    if degradation not in DEGRADATIONS:
+        raise ValueError(f"degradation must be one of {', '.join(DEGRADATIONS)}, got {degradation!r}")
     if crop is None:
         count = min(count or len(images), len(images))
     else:
         count = count or 10_000
+    margin = MARGIN if degradation == "real" and crop is not None else 0
     sharp, degraded, sigmas = [], [], []
     for i in range(count):
         rng = np.random.default_rng([seed, i])
         photo = images[i % len(images)]
         f = downscale[0] + (downscale[1] - downscale[0]) * rng.random()
-        crop_u8 = crop_photo(photo, crop, f, rng.random(), rng.random())
-        clean = crop_u8.astype(np.float32) / 255
-        noisy, sigma = degrade_random(clean, rng, config)
-        sharp.append(clean)
-        degraded.append(noisy)
+        window = crop_photo(photo, None if crop is None else crop + 2 * margin, f, rng.random(), rng.random())
+        window = window.astype(np.float32) / 255
+        if degradation == "real":
+            noisy, sigma = degrade_real(window, rng)[0], float("nan")
+        else:
+            noisy, sigma = degrade_random(window, rng, config)
+        inner = (slice(margin, window.shape[0] - margin), slice(margin, window.shape[1] - margin))
+        sharp.append(np.ascontiguousarray(window[inner]))
+        degraded.append(np.ascontiguousarray(noisy[inner]))
         sigmas.append(sigma)
     return FixedPairs(sharp, degraded, sigmas)
 

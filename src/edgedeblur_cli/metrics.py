@@ -69,19 +69,28 @@ def gaussian_kernel2d(sigma: float, size: int) -> torch.Tensor:
 
 
 def wiener_deconvolve(degraded: torch.Tensor, sigmas: torch.Tensor | float, nsr: float, kernel_size: int = 5) -> torch.Tensor:
-    """Wiener deconvolution of (N, C, H, W), image ``i`` blurred by a known Gaussian ``sigmas[i]``.
+    """Wiener deconvolution of (N, C, H, W), image ``i`` blurred by a known Gaussian ``sigmas[i]``."""
+    n = degraded.shape[0]
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float64).reshape(-1).expand(n)
+    kernels = torch.stack([gaussian_kernel2d(sigma, kernel_size) for sigma in sigmas.tolist()])
+    return wiener_deconvolve_kernels(degraded, kernels, nsr)
 
-    The image is reflect-padded before the FFT so the circular convolution the FFT assumes
-    does not wrap one border into the other. ``nsr`` is the noise-to-signal power ratio.
+
+def wiener_deconvolve_kernels(degraded: torch.Tensor, kernels: torch.Tensor, nsr: float) -> torch.Tensor:
+    """Wiener deconvolution of (N, C, H, W), image ``i`` convolved with the known (K, K) ``kernels[i]``.
+
+    ``kernels`` is (N, K, K) (or (K, K) for all), K odd, centred. The image is reflect-padded
+    before the FFT so the circular convolution the FFT assumes does not wrap one border into
+    the other. ``nsr`` is the noise-to-signal power ratio.
     """
     n, c, h, w = degraded.shape
-    sigmas = torch.as_tensor(sigmas, dtype=torch.float64).reshape(-1).expand(n)
-    pad = min(kernel_size * 2, h - 1, w - 1)
+    kernels = torch.as_tensor(kernels, dtype=torch.float64).expand(n, -1, -1)
+    k = kernels.shape[-1]
+    pad = min(k * 2, h - 1, w - 1)
     x = F.pad(degraded.double(), (pad, pad, pad, pad), mode="reflect") if pad > 0 else degraded.double()
     psf = torch.zeros(n, *x.shape[-2:], dtype=torch.float64)
-    for i, sigma in enumerate(sigmas.tolist()):
-        psf[i, :kernel_size, :kernel_size] = gaussian_kernel2d(sigma, kernel_size)
-    psf = torch.roll(psf, shifts=(-(kernel_size // 2), -(kernel_size // 2)), dims=(1, 2))
+    psf[:, :k, :k] = kernels
+    psf = torch.roll(psf, shifts=(-(k // 2), -(k // 2)), dims=(1, 2))
     transfer = torch.fft.rfft2(psf)[:, None]
     gain = transfer.conj() / (transfer.abs() ** 2 + nsr)
     restored = torch.fft.irfft2(torch.fft.rfft2(x) * gain, s=x.shape[-2:])

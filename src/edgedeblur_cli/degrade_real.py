@@ -1,0 +1,193 @@
+"""A realistic degradation family: the blur, noise and compression real photos carry, or none.
+
+``degrade_real(image, rng)`` draws one degradation per call, each stage sometimes off, so that
+clean, noise-only, blur-only and fully degraded inputs are all in the mix:
+
+- blur: none; isotropic or anisotropic Gaussian (sigma up to 4, full kernels up to 25 px);
+  a defocus disk (radius up to 5); linear motion (up to 25 px); camera shake drawn from random
+  trajectories (deepinv's ``MotionBlurGenerator``, about 8-25 px); the seed's 5x5 Gaussian;
+- noise: none; Gaussian (std up to 0.05); Poisson-Gaussian (signal-dependent), half the time
+  correlated across channels and neighbouring pixels as a camera's demosaicking and colour
+  matrix leave it;
+- 8-bit quantisation (a file holds 8 bits), then JPEG at quality 50-100 some of the time.
+
+Everything is (H, W, 3) float32 in [0, 1], numpy and OpenCV, one image at a time, so data
+loader workers can run it. The camera-shake kernels need the ``deepinv`` package (the
+``train`` extra), imported only when such a kernel is drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Widest blur kernel drawn; a crop degraded with this much margin has no border effects.
+MAX_KERNEL = 25
+MARGIN = MAX_KERNEL // 2 + 1
+
+
+@dataclass(frozen=True)
+class RealDegradeConfig:
+    """Probabilities of each stage's kinds (each group sums to 1) and their ranges."""
+
+    blur_none: float = 0.30
+    blur_gaussian: float = 0.20
+    blur_defocus: float = 0.12
+    blur_linear_motion: float = 0.10
+    blur_shake: float = 0.18
+    blur_seed: float = 0.10
+    noise_none: float = 0.30
+    noise_gaussian: float = 0.35
+    noise_poisson_gaussian: float = 0.35
+    jpeg: float = 0.35  # chance of JPEG compression after quantisation
+    max_gaussian_noise: float = 0.05
+    max_sigma: float = 4.0
+    max_defocus_radius: float = 5.0
+    max_motion_length: int = MAX_KERNEL
+    jpeg_quality: tuple[int, int] = (50, 100)
+
+
+def gaussian_kernel(sigma_x: float, sigma_y: float, angle: float, size: int | None = None) -> np.ndarray:
+    """A (K, K) anisotropic Gaussian, rotated by ``angle`` radians, summing to 1; K covers 3 sigma."""
+    if size is None:
+        size = min(MAX_KERNEL, 2 * int(np.ceil(3 * max(sigma_x, sigma_y))) + 1)
+    r = np.arange(size, dtype=np.float64) - size // 2
+    x, y = np.meshgrid(r, r)
+    c, s = np.cos(angle), np.sin(angle)
+    u, v = c * x + s * y, -s * x + c * y
+    kernel = np.exp(-0.5 * ((u / sigma_x) ** 2 + (v / sigma_y) ** 2))
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+def disk_kernel(radius: float) -> np.ndarray:
+    """A (K, K) defocus disk of ``radius`` pixels, anti-aliased by 8x supersampling, summing to 1."""
+    half = int(np.ceil(radius))
+    size = 2 * half + 1
+    fine = (np.arange(size * 8, dtype=np.float64) + 0.5) / 8 - half - 0.5
+    x, y = np.meshgrid(fine, fine)
+    inside = (x**2 + y**2 <= radius**2).astype(np.float64)
+    kernel = inside.reshape(size, 8, size, 8).mean(axis=(1, 3))
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+def linear_motion_kernel(length: float, angle: float) -> np.ndarray:
+    """A (K, K) straight motion blur of ``length`` pixels at ``angle`` radians, summing to 1."""
+    size = int(np.ceil(length)) | 1
+    kernel = np.zeros((size * 8, size * 8), np.float32)
+    centre = size * 4
+    dx, dy = np.cos(angle) * length * 4, np.sin(angle) * length * 4
+    cv2.line(kernel, (round(centre - dx), round(centre - dy)), (round(centre + dx), round(centre + dy)), 1.0, thickness=8)
+    kernel = cv2.resize(kernel, (size, size), interpolation=cv2.INTER_AREA)
+    return kernel / kernel.sum()
+
+
+def shake_kernel(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A (size, size) camera-shake kernel from a random trajectory (deepinv), summing to 1."""
+    import torch
+    from deepinv.physics.generator import MotionBlurGenerator
+
+    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    # l: the trajectory's smoothness; sigma: how far it wanders. deepinv's default sigma (0.25)
+    # spans 6-11 px of a 25 px grid; 0.35-0.8 spans about 8-25 px (measured).
+    blur = MotionBlurGenerator((size, size), rng=generator, l=float(rng.uniform(0.25, 0.4)), sigma=float(rng.uniform(0.35, 0.8)))
+    kernel = blur.step(batch_size=1)["filter"][0, 0].numpy().astype(np.float32)
+    return kernel / kernel.sum()
+
+
+def seed_kernel(rng: np.random.Generator) -> np.ndarray:
+    """The seed study's blur: a 5x5 Gaussian with sigma uniform in [1, 4]."""
+    sigma = float(rng.uniform(1.0, 4.0))
+    return gaussian_kernel(sigma, sigma, 0.0, size=5)
+
+
+def draw_kernel(rng: np.random.Generator, config: RealDegradeConfig = RealDegradeConfig()) -> tuple[str, np.ndarray | None]:
+    """One blur kind and its (K, K) kernel (None for no blur)."""
+    kinds = ("none", "gaussian", "defocus", "linear_motion", "shake", "seed")
+    weights = np.array([getattr(config, f"blur_{k}") for k in kinds])
+    kind = kinds[rng.choice(len(kinds), p=weights / weights.sum())]
+    if kind == "none":
+        return kind, None
+    if kind == "gaussian":
+        sigma_x = rng.uniform(0.3, config.max_sigma)
+        sigma_y = sigma_x if rng.random() < 0.5 else rng.uniform(0.3, config.max_sigma)
+        return kind, gaussian_kernel(sigma_x, sigma_y, rng.uniform(0, np.pi))
+    if kind == "defocus":
+        return kind, disk_kernel(rng.uniform(1.0, config.max_defocus_radius))
+    if kind == "linear_motion":
+        return kind, linear_motion_kernel(rng.uniform(3, config.max_motion_length), rng.uniform(0, np.pi))
+    if kind == "shake":
+        return kind, shake_kernel(MAX_KERNEL, rng)
+    return kind, seed_kernel(rng)
+
+
+def blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """(H, W, C) float convolved with a (K, K) kernel, reflect-101 border (the seed's)."""
+    out = cv2.filter2D(image, -1, kernel[::-1, ::-1], borderType=cv2.BORDER_REFLECT_101)
+    return out[..., None] if out.ndim < image.ndim else out
+
+
+def correlated_noise(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Unit-variance noise of (H, W, 3) correlated across neighbouring pixels and channels.
+
+    A camera's demosaicking spreads each pixel's noise over its neighbours, and its colour
+    matrix mixes the channels: a small Gaussian blur and a random near-identity 3x3 mix.
+    """
+    noise = rng.standard_normal(shape).astype(np.float32)
+    mix = np.eye(3) + rng.uniform(-0.4, 0.4, (3, 3))
+    noise = noise @ mix.T.astype(np.float32)
+    sigma = rng.uniform(0.4, 1.2)
+    noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
+    return noise / max(float(noise.std()), 1e-6)
+
+
+def add_noise(image: np.ndarray, rng: np.random.Generator, config: RealDegradeConfig = RealDegradeConfig()) -> tuple[str, np.ndarray]:
+    """One noise kind applied to (H, W, 3) float in [0, 1]; returns (kind, noisy unclipped)."""
+    kinds = ("none", "gaussian", "poisson_gaussian")
+    weights = np.array([config.noise_none, config.noise_gaussian, config.noise_poisson_gaussian])
+    kind = kinds[rng.choice(3, p=weights / weights.sum())]
+    if kind == "none":
+        return kind, image
+    if kind == "gaussian":
+        std = rng.uniform(0, config.max_gaussian_noise)
+        return kind, image + np.float32(std) * rng.standard_normal(image.shape).astype(np.float32)
+    # Poisson-Gaussian: variance a * signal + b^2, the usual model of a raw sensor.
+    a = 10 ** rng.uniform(-4, -2)
+    b = rng.uniform(0, 0.03)
+    std = np.sqrt(a * np.clip(image, 0, 1) + b**2).astype(np.float32)
+    noise = correlated_noise(image.shape, rng) if rng.random() < 0.5 else rng.standard_normal(image.shape).astype(np.float32)
+    return kind, image + std * noise
+
+
+def quantise(image: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] and round to 8 bits, as a file holds it."""
+    return np.round(np.clip(image, 0, 1) * 255) / np.float32(255)
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] through an 8-bit JPEG of ``quality`` and back."""
+    u8 = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    ok, data = cv2.imencode(".jpg", u8[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255
+
+
+def degrade_real(image: np.ndarray, rng: np.random.Generator, config: RealDegradeConfig = RealDegradeConfig()) -> tuple[np.ndarray, str]:
+    """Degrade one (H, W, 3) float image in [0, 1] with a kind drawn from ``rng``.
+
+    Returns (degraded (H, W, 3) float32 in [0, 1] on the 8-bit grid, a description such as
+    ``"shake+poisson_gaussian+jpeg85"``). The same ``rng`` state gives the same output.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    blur_kind, kernel = draw_kernel(rng, config)
+    out = image if kernel is None else blur(image, kernel)
+    noise_kind, out = add_noise(out, rng, config)
+    out = quantise(out)
+    parts = [blur_kind, noise_kind]
+    if rng.random() < config.jpeg:
+        quality = int(rng.integers(config.jpeg_quality[0], config.jpeg_quality[1] + 1))
+        out = jpeg(out, quality)
+        parts.append(f"jpeg{quality}")
+    return out.astype(np.float32), "+".join(parts)
