@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from .device import pick_device
 from .data import (
     DatasetSpec,
     FixedPairs,
@@ -38,7 +39,7 @@ from .data import (
     split_train_validation,
     stack_pairs,
 )
-from .degrade import DegradeConfig, degrade_batch
+from .degrade import DegradeConfig
 from .edges import canny_targets, edge_network
 from .io import write_atomic
 from .models import create_model
@@ -74,6 +75,8 @@ class TrainConfig:
     val_size: int = 1000
     seed: int = 0
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
+    degradation: str = "seed"  # seed (the study's blur + noise) | real (the realistic family, degrade_real.py)
+    loss: str = "mse"  # mse | psnr (per-sample log MSE: clean and lightly degraded crops are not drowned out)
 
     def stages(self) -> list[str]:
         stage = DEFAULT_STAGE.get(self.model, "joint") if self.stage == "auto" else self.stage
@@ -91,22 +94,6 @@ class TrainState:
     lr_scale: float = 1.0  # halved each time training diverges
     schedule_start: int | None = None  # epoch at which the cosine schedule began (kept across --resume)
     history: list[dict] = field(default_factory=list)
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` -> CUDA, then MPS, then CPU; otherwise the named device (checked to exist)."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but CUDA is not available")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {name!r} asked for, but MPS is not available")
-    return device
 
 
 def _autocast(device: torch.device):
@@ -155,23 +142,43 @@ def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
     return Distributed(rank, world_size, local_rank), torch.device("cpu")
 
 
+# The PSNR loss stops rewarding a sample past 50 dB (MSE 1e-5): far below what 8 bits show.
+PSNR_LOSS_FLOOR = 1e-5
+
+
+def restoration_loss(restored: torch.Tensor, sharp: torch.Tensor, kind: str, reduction: str = "mean") -> torch.Tensor:
+    """``mse``: the mean squared error; ``psnr``: the mean over samples of log10(MSE + 1e-5).
+
+    (N, 3, H, W) in, a scalar out (``reduction="sum"``: summed over samples). With MSE over a
+    mixed batch the heavily blurred crops dominate; the log weighs every sample's relative
+    error alike, so a clean photo that comes back changed costs as much as a blurred one left
+    blurred. ``-10 x`` the ``psnr`` loss is the mean PSNR (capped at 50 dB).
+    """
+    per_sample = (restored.float() - sharp).pow(2).flatten(1).mean(1)
+    if kind == "psnr":
+        per_sample = torch.log10(per_sample + PSNR_LOSS_FLOOR)
+    elif kind != "mse":
+        raise ValueError(f"loss must be mse or psnr, got {kind!r}")
+    return per_sample.sum() if reduction == "sum" else per_sample.mean()
+
+
 class StageLoss(nn.Module):
     """The training loss of one stage as a module, so DistributedDataParallel can wrap it.
 
     ``forward(degraded, sharp)`` with (N, 3, H, W) tensors returns the scalar loss:
-    BCE against Canny targets (edges), MSE (deblur), or MSE + weighted BCE (joint).
+    BCE against Canny targets (edges), the restoration loss (deblur), or that + weighted BCE (joint).
     """
 
-    def __init__(self, model: nn.Module, stage: str, edge_weight: float) -> None:
+    def __init__(self, model: nn.Module, stage: str, edge_weight: float, loss: str = "mse") -> None:
         super().__init__()
-        self.model, self.stage, self.edge_weight = model, stage, edge_weight
+        self.model, self.stage, self.edge_weight, self.loss = model, stage, edge_weight, loss
 
     def forward(self, degraded: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
         if self.stage == "edges":
             logits = edge_network(self.model).logits(degraded)
             return F.binary_cross_entropy_with_logits(logits.float(), canny_targets(sharp))
         restored, edges = restore_with_edges(self.model, degraded)
-        loss = F.mse_loss(restored.float(), sharp)
+        loss = restoration_loss(restored, sharp, self.loss)
         if self.stage == "joint" and self.edge_weight > 0:
             logits = torch.logit(edges.float().clamp(1e-6, 1 - 1e-6))
             loss = loss + self.edge_weight * F.binary_cross_entropy_with_logits(logits, canny_targets(sharp))
@@ -234,9 +241,13 @@ class Trainer:
             epoch_size = c.epoch_size
         else:
             epoch_size = 3 * len(self.train_images) if c.dataset.crop is None else 10_000
-        self.samples = TrainingSamples(self.train_images, c.dataset.crop, c.dataset.downscale, epoch_size, c.seed, c.degrade)
+        self.samples = TrainingSamples(
+            self.train_images, c.dataset.crop, c.dataset.downscale, epoch_size, c.seed, c.degrade, c.degradation
+        )
         val_count = c.val_size if c.dataset.crop is not None else min(c.val_size, len(val_images))
-        self.val_pairs: FixedPairs = fixed_pairs(val_images, c.dataset.crop, c.dataset.downscale, val_count, c.seed + 1, c.degrade)
+        self.val_pairs: FixedPairs = fixed_pairs(
+            val_images, c.dataset.crop, c.dataset.downscale, val_count, c.seed + 1, c.degrade, c.degradation
+        )
         per_process = c.batch_size // self.dist.world_size
         self.log(
             f"data: {len(self.train_images)} training images, {len(val_images)} validation images "
@@ -267,11 +278,14 @@ class Trainer:
         return torch.optim.Adam(params, lr=self.config.lr * self.state.lr_scale)
 
     def _diverged(self) -> bool:
-        """The last epoch's validation loss is non-finite or more than twice the best."""
+        """The last epoch's validation loss is non-finite or 3 dB worse than the best (twice its MSE)."""
         if not self.state.history:
             return False
-        last = self.state.history[-1]["val_loss"]
-        return not math.isfinite(last) or (math.isfinite(self.state.best_loss) and last > 2 * self.state.best_loss)
+        last, best = self.state.history[-1]["val_loss"], self.state.best_loss
+        if not math.isfinite(last):
+            return True
+        worse = last > best + math.log10(2) if self.config.loss == "psnr" else last > 2 * best
+        return math.isfinite(best) and worse
 
     def _recover(self, stage: str, best_state: dict) -> torch.optim.Optimizer:
         """Back to the best weights with half the learning rate and a fresh optimizer."""
@@ -360,7 +374,7 @@ class Trainer:
                     loss = loss / sharp[:, :1].numel() * (stop - start)
                 else:
                     restored = restore_with_edges(self.model, degraded)[0].float().clamp(0, 1)
-                    loss = F.mse_loss(restored, sharp, reduction="sum") / sharp[0].numel()
+                    loss = restoration_loss(restored, sharp, self.config.loss, reduction="sum")
             total += loss.item()
             count += stop - start
         total, count = self._all_reduce([total, float(count)])
@@ -379,11 +393,11 @@ class Trainer:
         if c.init is not None and payload is None:
             # The starting weights are the score to beat: a fine-tune that never improves keeps them.
             self.state.best_loss = self._validate(self.stages[0])
-            self.log(f"--init weights before training: val {self.state.best_loss:.5f}{_psnr_note(self.stages[0], self.state.best_loss)}")
+            self.log(f"--init weights before training: val {self.state.best_loss:.5f}{_psnr_note(self.stages[0], self.state.best_loss, c.loss)}")
         while self.state.stage_index < len(self.stages):
             stage = self.stages[self.state.stage_index]
             optimizer = self._new_optimizer(stage)
-            loss_module: nn.Module = StageLoss(self.model, stage, c.edge_weight)
+            loss_module: nn.Module = StageLoss(self.model, stage, c.edge_weight, c.loss)
             if self.dist.enabled:
                 device_ids = [self.device.index] if self.device.type == "cuda" else None
                 loss_module = DistributedDataParallel(loss_module, device_ids=device_ids)
@@ -424,12 +438,12 @@ class Trainer:
                     "epoch": self.state.epoch,
                     "train_loss": train_loss,
                     "val_loss": val_loss,
-                    "val_psnr": _val_psnr(stage, val_loss),
+                    "val_psnr": _val_psnr(stage, val_loss, c.loss),
                     "seconds": round(time.monotonic() - epoch_start, 1),
                     "lr": float(f"{optimizer.param_groups[0]['lr']:.3g}"),
                 }
                 self.state.history.append(row)
-                self.log(f"{stage} epoch {self.state.epoch}: train {train_loss:.5f}, val {val_loss:.5f}{_psnr_note(stage, val_loss)}" + (" (best)" if improved else ""))
+                self.log(f"{stage} epoch {self.state.epoch}: train {train_loss:.5f}, val {val_loss:.5f}{_psnr_note(stage, val_loss, c.loss)}" + (" (best)" if improved else ""))
                 if self._diverged():
                     optimizer = self._recover(stage, best_state)
                 self._save_model(best_state)
@@ -454,11 +468,11 @@ class Trainer:
         show = sys.stderr.isatty() and self.dist.is_main
         bar = tqdm(loader, desc=f"{stage} epoch {self.state.epoch + 1}", leave=False, dynamic_ncols=True, disable=not show)
         steps = len(loader)
-        for step, (sharp, sigmas, noise) in enumerate(bar):
+        for step, (sharp, degraded) in enumerate(bar):
             for group in optimizer.param_groups:
                 group["lr"] = self._scheduled_lr(step / steps)
             sharp = sharp.to(self.device, non_blocking=True)
-            degraded, _ = degrade_batch(sharp, self.config.degrade, sigmas=sigmas.to(self.device), noise=noise.to(self.device))
+            degraded = degraded.to(self.device, non_blocking=True)
             with _autocast(self.device):
                 loss = loss_module(degraded, sharp)
                 if stage == "edges" and self.discriminator is not None:
@@ -521,17 +535,19 @@ class Trainer:
         _plot_losses(rows, self.out / "loss.png")
 
 
-def _val_psnr(stage: str, val_loss: float) -> float | str:
-    """PSNR (dB) of a validation MSE; "" for the edges stage, whose loss is a BCE.
+def _val_psnr(stage: str, val_loss: float, loss: str = "mse") -> float | str:
+    """PSNR (dB) of a validation loss: of the mean MSE (``mse``) or the mean PSNR (``psnr``);
+    "" for the edges stage, whose loss is a BCE.
 
-    Plain math, not ``metrics.psnr_from_mse``: importing torchmetrics here would load it into
-    every `edgedeblur restore` (restore imports ``pick_device`` from this module).
+    Plain math, not ``metrics.psnr_from_mse``, which would import torchmetrics for one formula.
     """
-    return "" if stage == "edges" else -10 * math.log10(max(val_loss, 1e-10))
+    if stage == "edges":
+        return ""
+    return -10 * val_loss if loss == "psnr" else -10 * math.log10(max(val_loss, 1e-10))
 
 
-def _psnr_note(stage: str, val_loss: float) -> str:
-    psnr = _val_psnr(stage, val_loss)
+def _psnr_note(stage: str, val_loss: float, loss: str = "mse") -> str:
+    psnr = _val_psnr(stage, val_loss, loss)
     return f", val PSNR {psnr:.2f} dB" if psnr != "" else ""
 
 
