@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .models import DEFAULT_MODEL
 from .models.common import border_pad_mode
-from .train import pick_device
+from .device import pick_device
+from .names import DEFAULT_MODEL
 from .weights import load_named_model
 
 

@@ -48,7 +48,7 @@ _REGISTRY: dict[str, ModelEntry] = {
     ]
 }
 
-DEFAULT_MODEL = "edgedeblur-s"
+from ..names import DEFAULT_MODEL  # noqa: E402  (the published weights restore uses by default)
 
 
 def list_models() -> list[str]:

@@ -1,0 +1,14 @@
+"""Model names the command line shows before it imports torch.
+
+``tests/test_models.py`` keeps ``ARCHITECTURES`` equal to the registry in ``models/`` and
+``PUBLISHED`` equal to ``weights/manifest.json``.
+"""
+
+# Registered architectures (``create_model(name)``), in the registry's order.
+ARCHITECTURES = ("edgedeblur-s", "edgedeblur-s-noedge", "seed", "seed-edgenet", "unet", "edge-discriminator")
+# Published weights (``load_model(name)``): what `restore`, `edges` and `evaluate` load by name.
+PUBLISHED = ("edgedeblur-s", "seed")
+# The weights `restore` and `edges` use unless told otherwise.
+DEFAULT_MODEL = "edgedeblur-s"
+# The architecture `train` builds unless told otherwise.
+DEFAULT_ARCHITECTURE = "edgedeblur-s"

@@ -1,0 +1,55 @@
+"""What the command line imports: `--help`, `--version` and usage errors must not load torch,
+and restoring must not load training, evaluation or plotting."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from edgedeblur_cli import names
+from edgedeblur_cli.models import list_models
+from edgedeblur_cli.weights import load_manifest, shipped_weights_dir
+
+HEAVY = ("torch", "numpy", "PIL", "cv2")
+TRAINING = ("edgedeblur_cli.train", "edgedeblur_cli.data", "edgedeblur_cli.evaluate", "edgedeblur_cli.degrade",
+            "edgedeblur_cli.degrade_real", "kornia", "torchmetrics", "matplotlib", "deepinv")
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code`` (which may exit)."""
+    probe = f"""
+import atexit, json, sys
+atexit.register(lambda: print("MODULES=" + json.dumps(sorted(sys.modules)), file=sys.stderr))
+{code}
+"""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    line = next(l for l in result.stderr.splitlines() if l.startswith("MODULES="))
+    return set(json.loads(line[len("MODULES="):]))
+
+
+def _cli(*args: str) -> str:
+    return f"from edgedeblur_cli.cli import main\nmain({list(args)!r})"
+
+
+def test_help_version_and_usage_errors_do_not_import_torch():
+    for args in (["--help"], ["--version"], ["restore", "--help"], ["train", "--help"], ["restore", "--tile", "1", "x.png"]):
+        loaded = _modules_after(_cli(*args))
+        assert not loaded & set(HEAVY), (args, loaded & set(HEAVY))
+
+
+def test_restoring_imports_nothing_of_training(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    loaded = _modules_after(_cli("restore", str(tmp_path / "a.png"), "--model", "edgedeblur-s", "--device", "cpu", "-q"))
+    assert "torch" in loaded and (tmp_path / "a_restored.png").is_file()  # it did restore
+    assert not loaded & set(TRAINING), loaded & set(TRAINING)
+
+
+def test_the_names_the_cli_shows_match_the_registry_and_manifest():
+    assert list(names.ARCHITECTURES) == list_models()
+    assert list(names.PUBLISHED) == list(load_manifest())
+    assert names.DEFAULT_MODEL in names.PUBLISHED and names.DEFAULT_ARCHITECTURE in names.ARCHITECTURES
+    manifest = json.loads((shipped_weights_dir() / "manifest.json").read_text())
+    assert names.DEFAULT_MODEL in manifest["models"]
