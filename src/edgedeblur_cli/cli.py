@@ -13,10 +13,12 @@ import traceback
 from pathlib import Path
 
 import click
-import numpy as np
 
 from . import __version__
-from .models import DEFAULT_MODEL, list_models
+from .names import ARCHITECTURES, DEFAULT_ARCHITECTURE, DEFAULT_MODEL, PUBLISHED
+
+# Nothing here imports torch or numpy at module level: `--help`, `--version` and usage errors
+# answer in a fraction of a second; each command imports what it needs when it runs.
 
 RESTORE_EXAMPLES = """
 \b
@@ -103,11 +105,11 @@ def _file_options(default_suffix: str, default_ext: str | None):
 
 def _model_options(func):
     options = [
-        click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help=f"One of: {', '.join(list_models())}."),
+        click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help=f"Published weights: {', '.join(PUBLISHED)}."),
         click.option("--weights", type=click.Path(), help="A model folder or .safetensors file to use instead of the published weights."),
         click.option("--hub-repo", envvar="EDGEDEBLUR_HUB_REPO", help="Hugging Face repo to fetch weights from [env: EDGEDEBLUR_HUB_REPO]."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
-        click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Images (or tiles) per forward pass."),
+        click.option("--batch-size", type=click.IntRange(1), help="At most this many images (or tiles) per forward pass  [default: small images gathered up to 64K pixels, 4 tiles]."),
         click.option("--tile", type=click.IntRange(32), help="Process larger images in tiles of at most PX pixels  [default: 512 on CPU, 2048 on CUDA]."),
         click.option("--tile-overlap", type=click.IntRange(0), help="Least overlap of neighbouring tiles, PX  [default: what the model needs, 64 for edgedeblur-s]."),
         click.option("--half", is_flag=True, help="fp16 inference on CUDA."),
@@ -156,7 +158,7 @@ def _restore_options(tile: int, tile_overlap: int | None, batch_size: int, half:
     from .restore import RestoreOptions
 
     try:
-        return RestoreOptions(tile=tile, tile_overlap=tile_overlap, batch_size=batch_size, half=half)
+        return RestoreOptions(tile=tile, tile_overlap=tile_overlap, batch_size=batch_size or RestoreOptions.batch_size, half=half)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -212,13 +214,18 @@ def _restore_batch(model, options, save_edges: bool, compare: bool, images):
     return outputs
 
 
-def _edge_image(edges: np.ndarray):
+def _edge_image(edges):
+    import numpy as np
+
     from .io import ImageData
 
     return ImageData(np.repeat(edges[..., None], 3, axis=2).astype(np.float32), grayscale=True)
 
 
-def _compare_image(degraded: np.ndarray, edges: np.ndarray, restored: np.ndarray):
+def _compare_image(degraded, edges, restored):
+    """input | edges | restored, side by side: (H, W, 3) float arrays -> one ImageData."""
+    import numpy as np
+
     from .io import ImageData
 
     gap = np.ones((degraded.shape[0], 4, 3), dtype=np.float32)
@@ -287,6 +294,8 @@ def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
         config = DegradeConfig(low, high, kernel, noise)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    import numpy as np
+
     base_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**63))
     counter = iter(range(10**12))
 
@@ -327,7 +336,7 @@ def _dataset_spec(dataset, crop, downscale, data_root):
 
 @main.command()
 @_dataset_options
-@click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help=f"One of: {', '.join(list_models())}.")
+@click.option("--model", "model_name", default=DEFAULT_ARCHITECTURE, show_default=True, help=f"Architecture, one of: {', '.join(ARCHITECTURES)}.")
 @click.option("--stage", type=click.Choice(["auto", "edges", "deblur", "all", "joint"]), default="auto", show_default=True,
               help="edges: EdgeNet on Canny targets; deblur: restorer with the EdgeNet frozen; all: edges then deblur; "
                    "joint: both at once; auto: all for seed, joint for edgedeblur-s.")
@@ -344,9 +353,13 @@ def _dataset_spec(dataset, crop, downscale, data_root):
 @click.option("--init", "init_from", metavar="MODEL", help="Fine-tune: start from these weights (a model folder or a published name such as edgedeblur-s) with a fresh optimizer and epoch count.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--edge-loss", type=click.Choice(["bce", "gan"]), default="bce", show_default=True)
+@click.option("--degradation", type=click.Choice(["seed", "real"]), default="seed", show_default=True,
+              help="seed: the study's 5x5 blur + noise 0.02; real: blur, noise and JPEG as real photos carry them, or none.")
+@click.option("--loss", type=click.Choice(["mse", "psnr"]), default="mse", show_default=True,
+              help="psnr: the mean per-sample log MSE, so clean and lightly degraded crops count as much as the hard ones.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_size, batch_size, lr, lr_schedule, patience, min_delta, max_minutes, out, resume, init_from, device, edge_loss, seed, debug):
+def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_size, batch_size, lr, lr_schedule, patience, min_delta, max_minutes, out, resume, init_from, device, edge_loss, degradation, loss, seed, debug):
     """Train a model; OUT becomes a loadable model folder (config.json + model.safetensors).
 
     \b
@@ -355,6 +368,7 @@ def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_
       edgedeblur train --dataset photos/train --crop 32 --downscale 2:8 --max-minutes 30 --out runs/s
       edgedeblur train --dataset photos/train --crop 32 --downscale 2:8 --out runs/s --resume
       edgedeblur train --dataset my-photos/ --crop 64 --init edgedeblur-s --lr 1e-4 --out runs/mine
+      edgedeblur train --dataset photos/train --crop 96 --degradation real --loss psnr --out runs/blind
     """
     from .data import DatasetError
     from .train import TrainConfig
@@ -366,7 +380,7 @@ def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_
     config = TrainConfig(
         dataset=spec, out=Path(out), model=model_name, stage=stage, epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
         patience=patience, min_delta=min_delta, max_minutes=max_minutes, resume=resume, init=init_from, device=device, edge_loss=edge_loss,
-        epoch_size=epoch_size, seed=seed,
+        epoch_size=epoch_size, seed=seed, degradation=degradation, loss=loss,
     )
     try:
         result = run_training(config, log=_stderr)
