@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -8,6 +11,8 @@ from edgedeblur_cli.degrade import DegradeConfig, degrade_batch, degrade_image, 
 from edgedeblur_cli.edges import canny_target
 
 from conftest import file_hash, synthetic_photo
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.mark.parametrize("sigma", [1.0, 2.37, 4.0])
@@ -48,10 +53,21 @@ def test_parse_sigma_and_config_checks():
 
 
 def test_canny_target_is_the_seed_formula():
-    image = synthetic_photo(32, 32).astype(np.float32) / 255
-    target = canny_target(image)
-    assert target.shape == (32, 32) and set(np.unique(target)) <= {0.0, 1.0}
-    assert target.sum() > 0
+    # Real photos (the examples' sharp originals; one softened), whose edge strengths straddle
+    # the seed's thresholds, so other thresholds give other maps.
+    def canny(image, low, high):
+        return cv2.Canny((255 * image).astype(np.uint8), low, high) / 255
+
+    other_thresholds = set()
+    for name, soften in (("signboard", 0), ("still_life", 2)):
+        image = np.asarray(Image.open(EXAMPLES / "sharp" / f"{name}.png").convert("RGB")).astype(np.float32) / 255
+        if soften:
+            image = cv2.GaussianBlur(image, (0, 0), soften)
+        target = canny_target(image)
+        assert target.shape == image.shape[:2] and set(np.unique(target)) <= {0.0, 1.0} and target.sum() > 0
+        assert np.array_equal(target, canny(image, 100, 200))
+        other_thresholds |= {(low, high) for low, high in ((50, 150), (100, 250)) if not np.array_equal(target, canny(image, low, high))}
+    assert other_thresholds == {(50, 150), (100, 250)}
 
 
 def test_degrade_cli_same_seed_same_bytes(tmp_path, runner):

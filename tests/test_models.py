@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from edgedeblur_cli.models import count_parameters, create_model, list_models, model_config_dict
-from edgedeblur_cli.models.common import pad_to_multiple
+from edgedeblur_cli.models.common import crop_to, pad_to_multiple
 
 
 def test_seed_parameter_counts_match_the_study():
@@ -67,6 +67,10 @@ def test_padding_crops_back():
     x = torch.rand(1, 3, 1, 3)  # smaller than the pad: falls back to replication
     padded, size = pad_to_multiple(x, 16)
     assert padded.shape[-2:] == (16, 16) and size == (1, 3)
+    assert torch.equal(crop_to(padded, size), x)
+    y = torch.rand(2, 3, 21, 30)
+    padded, size = pad_to_multiple(y, 8)
+    assert padded.shape[-2:] == (24, 32) and torch.equal(crop_to(padded, size), y)
 
 
 def test_folding_for_inference_keeps_the_outputs():

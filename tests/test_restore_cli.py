@@ -102,6 +102,8 @@ def test_stdout_carries_only_the_image(runner, tiny_model_dir, photo_dir):
     assert result.exit_code == 0
     image = Image.open(io.BytesIO(result.stdout_bytes))
     assert image.format == "PNG" and image.size == (56, 40)
+    # Pillow ignores bytes after the image: the stream must end with the PNG's last chunk (IEND).
+    assert result.stdout_bytes.endswith(b"\x00\x00\x00\x00IEND\xaeB`\x82")
 
 
 def test_pipe_through_a_real_process(tiny_model_dir, photo_dir):
@@ -136,6 +138,36 @@ def test_atomic_write_leaves_nothing_when_the_disk_fills(tmp_path, monkeypatch):
     with pytest.raises(ImageWriteError, match="No space left"):
         write_atomic(target, b"x" * 1000)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("existing", [None, b"the old output"])
+def test_a_failed_rename_leaves_the_destination_absent_or_intact(tmp_path, monkeypatch, existing):
+    # The moment that matters: the data is in the temporary file, the rename has not happened.
+    target = tmp_path / "out.png"
+    if existing is not None:
+        target.write_bytes(existing)
+    seen = []
+
+    def fail_rename(source, destination):
+        seen.append(Path(source).read_bytes())  # the complete data sat in a temporary file
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "replace", fail_rename)
+    with pytest.raises(ImageWriteError, match="Input/output error"):
+        write_atomic(target, b"new data" * 100)
+    assert seen == [b"new data" * 100]
+    assert (target.read_bytes() == existing) if existing is not None else not target.exists()
+    assert [p.name for p in tmp_path.iterdir()] == (["out.png"] if existing is not None else [])
+
+
+def test_the_cli_writes_what_the_network_restores(runner, tiny_model_dir, photo_dir, tmp_path):
+    pixels = np.asarray(Image.open(photo_dir / "a.png").convert("RGB"))
+    result = _restore(runner, tiny_model_dir, photo_dir / "a.png", "-o", tmp_path / "out.png")
+    assert result.exit_code == 0, result.stderr
+    written = np.asarray(Image.open(tmp_path / "out.png")).astype(int)
+    expected = restore_image(pixels, load_model("edgedeblur-s", weights=str(tiny_model_dir), device="cpu")).astype(int)
+    assert np.abs(written - expected).max() <= 1
+    assert np.abs(written - pixels).mean() > 1  # the tiny model does change the image
 
 
 def test_alpha_passes_through(runner, tiny_model_dir, tmp_path):

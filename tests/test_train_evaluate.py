@@ -40,14 +40,32 @@ def test_training_writes_a_loadable_model_dir(train_folder, tmp_path):
     assert len(rows) == 3  # header + 2 epochs
 
 
-def test_resume_continues_exactly(train_folder, tmp_path):
-    straight = train(_config(train_folder, tmp_path / "straight", epochs=2), log=lambda m: None)
-    first = train(_config(train_folder, tmp_path / "resumed", epochs=1), log=lambda m: None)
-    resumed = train(_config(train_folder, first, epochs=2, resume=True), log=lambda m: None)
-    a = load_file(str(straight / "model.safetensors"))
-    b = load_file(str(resumed / "model.safetensors"))
+def _checkpoint(run):
+    return torch.load(run / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+
+
+def _max_difference(a: dict, b: dict) -> float:
     assert a.keys() == b.keys()
-    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
+    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+
+
+def test_resume_continues_exactly(train_folder, tmp_path):
+    # The checkpoint's current weights and Adam moments after "2 epochs straight" and "1, then
+    # resume 1" must match: the saved best model alone could hide a resume that loads nothing.
+    straight = train(_config(train_folder, tmp_path / "straight", epochs=2, min_delta=0), log=lambda m: None)
+    first = train(_config(train_folder, tmp_path / "resumed", epochs=1, min_delta=0), log=lambda m: None)
+    after_one = _checkpoint(first)["model"]
+    resumed = train(_config(train_folder, first, epochs=2, resume=True, min_delta=0), log=lambda m: None)
+    a, b = _checkpoint(straight), _checkpoint(resumed)
+    assert _max_difference(a["model"], b["model"]) < 1e-6
+    moments_a, moments_b = a["optimizer"]["state"], b["optimizer"]["state"]
+    assert moments_a.keys() == moments_b.keys() and moments_a
+    for key in moments_a:
+        assert moments_a[key]["step"] == moments_b[key]["step"] == 4  # 2 epochs x 2 steps
+        for name in ("exp_avg", "exp_avg_sq"):
+            assert (moments_a[key][name] - moments_b[key][name]).abs().max() < 1e-9
+    # The second epoch did move the weights, so a resume that lost them would show.
+    assert _max_difference(after_one, a["model"]) > 1e-4
 
 
 def test_resume_with_a_new_learning_rate_uses_it(train_folder, tmp_path):
@@ -80,6 +98,16 @@ def test_two_stage_seed_training_freezes_the_edgenet(train_folder, tmp_path):
     assert "edges" in log and "deblur" in log
 
 
+def test_deblur_stage_leaves_the_edge_branch_as_it_was(train_folder, tmp_path):
+    edges_run = train(_config(train_folder, tmp_path / "edges", stage="edges", epochs=1), log=lambda m: None)
+    before = load_file(str(edges_run / "model.safetensors"))
+    deblur_run = train(_config(train_folder, tmp_path / "deblur", stage="deblur", epochs=1, init=str(edges_run)), log=lambda m: None)
+    after = _checkpoint(deblur_run)["model"]  # the weights as trained, not the best kept
+    edge_keys = [k for k in before if k.startswith("edgenet.")]
+    assert edge_keys and all(torch.equal(before[k], after[k]) for k in edge_keys)
+    assert max((before[k] - after[k]).abs().max().item() for k in before if k not in edge_keys) > 1e-4  # the rest trained
+
+
 def test_max_minutes_stops_and_leaves_a_model(train_folder, tmp_path):
     out = train(_config(train_folder, tmp_path / "quick", epochs=50, epoch_size=4000, max_minutes=0.05), log=lambda m: None)
     assert (out / "model.safetensors").is_file()
@@ -96,10 +124,13 @@ def test_evaluate_json_scores_three_rows(runner, tiny_model_dir, train_folder):
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["rows"]
-    assert [r["name"] for r in rows][0] == "degraded input"
+    assert [r["name"] for r in rows] == ["degraded input", rows[1]["name"], str(tiny_model_dir)]
     assert rows[1]["name"].startswith("Wiener")
-    assert all(r["images"] == 12 for r in rows)
+    for row in rows:
+        assert row["images"] == 12
+        assert 0 < row["mse"] < 1 and 0 < row["ssim"] <= 1 and math.isfinite(row["psnr_of_mean_mse"])
     assert rows[1]["psnr_of_mean_mse"] > rows[0]["psnr_of_mean_mse"]  # Wiener with the true sigma helps
+    assert abs(rows[2]["mse"] - rows[0]["mse"]) > 1e-6  # the model's row scores the model's output
 
 
 def test_psnr_and_wiener():
