@@ -274,19 +274,24 @@ def edges(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, q
 @click.option("--sigma", default="1:4", show_default=True, help="Blur sigma: a number, or LOW:HIGH drawn uniformly per image.")
 @click.option("--kernel", type=click.IntRange(1), default=5, show_default=True, help="Odd Gaussian kernel size.")
 @click.option("--noise", type=click.FloatRange(0), default=0.02, show_default=True, help="Std of the added Gaussian noise, on [0, 1] pixels.")
+@click.option("--preset", "--degradation", "preset", type=click.Choice(["seed", "real"]), default="seed", show_default=True,
+              help="seed: the study's Gaussian blur + noise (--sigma, --kernel, --noise); real: a random draw of the blur, "
+                   "noise and JPEG real photos carry (or none), as `train --degradation real` trains on.")
 @click.option("--seed", type=int, help="Seed: the same seed gives the same output bytes.")
-def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, sigma, kernel, noise, seed):
-    """Blur and add noise exactly as the seed study did (OpenCV GaussianBlur, then Gaussian noise).
+def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, sigma, kernel, noise, preset, seed):
+    """Blur and add noise: exactly as the seed study did, or as real photos are degraded.
 
-    The degradation itself is not clipped; writing an 8-bit (or 16-bit) file clips it to [0, 1].
-    Image i of a call uses its own random stream seeded by (--seed, i).
+    The seed's degradation itself is not clipped; writing an 8-bit (or 16-bit) file clips it
+    to [0, 1]. Image i of a call uses its own random stream seeded by (--seed, i).
 
     \b
     Examples:
       edgedeblur degrade photo.png --seed 1            # writes photo_degraded.png
       edgedeblur degrade sharp/ -o blurred/ --sigma 2.5 --noise 0.01
+      edgedeblur degrade sharp/ -o test/ --preset real --seed 0
     """
     from .degrade import DegradeConfig, degrade_random, parse_sigma
+    from .degrade_real import degrade_real
 
     ctx = _Context(quiet, debug)
     try:
@@ -303,7 +308,10 @@ def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
         outputs = []
         for image in images:
             rng = np.random.default_rng([base_seed, next(counter)])
-            degraded, _ = degrade_random(image.pixels, rng, config)
+            if preset == "real":
+                degraded = degrade_real(image.pixels, rng)[0]
+            else:
+                degraded, _ = degrade_random(image.pixels, rng, config)
             outputs.append({"main": image.with_pixels(np.clip(degraded, 0, 1))})
         return outputs
 
@@ -399,13 +407,15 @@ def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_
 @_dataset_options
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True, help="CIFAR-10 split (folders are used as given).")
 @click.option("--model", "models", multiple=True, default=[DEFAULT_MODEL], show_default=True, help="A model folder or a published model name; repeatable.")
+@click.option("--degradation", type=click.Choice(["seed", "real"]), default="seed", show_default=True,
+              help="seed: the study's blur + noise; real: the realistic family (no Wiener row: its kernels vary).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fixed test degradation.")
 @click.option("--limit", type=click.IntRange(1), help="Number of test images or crops (default: all images, 10000 crops).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--debug", is_flag=True)
-def evaluate(dataset, crop, downscale, data_root, split, models, seed, limit, device, batch_size, as_json, debug):
+def evaluate(dataset, crop, downscale, data_root, split, models, degradation, seed, limit, device, batch_size, as_json, debug):
     """Score the degraded input, Wiener deconvolution (true sigma) and models: MSE, PSNR, SSIM.
 
     \b
@@ -423,7 +433,7 @@ def evaluate(dataset, crop, downscale, data_root, split, models, seed, limit, de
         images = load_images(spec, split)
     except DatasetError as exc:
         _fatal(ctx, exc)
-    pairs = fixed_pairs(images, spec.crop, spec.downscale, limit, seed)
+    pairs = fixed_pairs(images, spec.crop, spec.downscale, limit, seed, degradation=degradation)
     loaded = []
     for name in models:
         is_dir = Path(name).is_dir()

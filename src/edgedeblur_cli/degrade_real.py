@@ -86,7 +86,11 @@ def linear_motion_kernel(length: float, angle: float) -> np.ndarray:
 def shake_kernel(size: int, rng: np.random.Generator) -> np.ndarray:
     """A (size, size) camera-shake kernel from a random trajectory (deepinv), summing to 1."""
     import torch
-    from deepinv.physics.generator import MotionBlurGenerator
+
+    try:
+        from deepinv.physics.generator import MotionBlurGenerator
+    except ImportError:
+        raise ImportError("camera-shake kernels need deepinv: pip install 'edgedeblur-cli[train]'") from None
 
     generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
     # l: the trajectory's smoothness; sigma: how far it wanders. deepinv's default sigma (0.25)

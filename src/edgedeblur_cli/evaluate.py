@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -87,8 +88,9 @@ def evaluate_all(
     batch_size: int = 64,
     progress: bool = False,
 ) -> list[Row]:
-    """The input, Wiener and each model on the same fixed pairs."""
-    rows = [score_input(pairs), score_wiener(pairs)]
+    """The input, Wiener (where the blur is the seed's known Gaussian) and each model on the same fixed pairs."""
+    known_blur = all(math.isfinite(s) for s in pairs.sigmas)
+    rows = [score_input(pairs)] + ([score_wiener(pairs)] if known_blur else [])
     for name, model in models:
         rows.append(score_model(name, model, pairs, options, batch_size, progress))
     return rows

@@ -1,0 +1,113 @@
+"""The realistic degradation family: reproducible, every stage sometimes off, kernels as described."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from edgedeblur_cli.cli import main
+from edgedeblur_cli.data import TrainingSamples, fixed_pairs
+from edgedeblur_cli.degrade import DegradeConfig
+from edgedeblur_cli.degrade_real import (
+    MAX_KERNEL,
+    degrade_real,
+    disk_kernel,
+    draw_kernel,
+    gaussian_kernel,
+    linear_motion_kernel,
+    shake_kernel,
+)
+
+from conftest import file_hash, synthetic_photo
+
+
+def _extent(kernel: np.ndarray) -> int:
+    ys, xs = np.nonzero(kernel > 0.05 * kernel.max())
+    return int(max(np.ptp(xs), np.ptp(ys)) + 1)
+
+
+def test_kernels_sum_to_one_and_have_the_size_asked_for():
+    assert gaussian_kernel(3.0, 3.0, 0.0).shape == (19, 19)
+    assert gaussian_kernel(4.0, 1.0, 0.5).shape == (MAX_KERNEL, MAX_KERNEL)
+    assert disk_kernel(3.0).shape == (7, 7) and _extent(disk_kernel(3.0)) == 7
+    assert _extent(linear_motion_kernel(9, 0.0)) == 9
+    rng = np.random.default_rng(0)
+    extents = [_extent(shake_kernel(MAX_KERNEL, rng)) for _ in range(8)]
+    assert min(extents) >= 5 and max(extents) <= MAX_KERNEL and max(extents) >= 13, extents
+    for kernel in (gaussian_kernel(1.5, 0.7, 1.0), disk_kernel(4.2), linear_motion_kernel(13.5, 2.0), shake_kernel(25, rng)):
+        assert kernel.dtype == np.float32 and abs(float(kernel.sum()) - 1) < 1e-5 and kernel.min() >= 0
+
+
+def test_same_rng_same_output_on_the_8_bit_grid():
+    image = synthetic_photo(40, 48).astype(np.float32) / 255
+    a, kind_a = degrade_real(image, np.random.default_rng([3, 1]))
+    b, kind_b = degrade_real(image, np.random.default_rng([3, 1]))
+    c, _ = degrade_real(image, np.random.default_rng([3, 2]))
+    assert kind_a == kind_b and np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.shape == image.shape and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+    assert np.array_equal(np.round(a * 255), a * 255)  # what an 8-bit file holds
+
+
+def test_every_kind_appears_and_clean_draws_leave_the_image_as_it_was():
+    image = np.round(synthetic_photo(32, 32).astype(np.float32)) / 255
+    kinds = Counter()
+    for i in range(300):
+        out, kind = degrade_real(image, np.random.default_rng([0, i]))
+        blur, noise, *rest = kind.split("+")
+        kinds[blur] += 1
+        kinds[noise] += 1
+        kinds["jpeg"] += bool(rest)
+        if kind == "none+none":
+            kinds["clean"] += 1
+            assert np.array_equal(out, image)  # nothing to do: the sharp photo itself
+    for kind in ("none", "gaussian", "defocus", "linear_motion", "shake", "seed", "poisson_gaussian", "jpeg"):
+        assert kinds[kind] >= 10, kinds
+    assert kinds["clean"] >= 8  # 0.3 x 0.3 x 0.65 = 6% of draws leave the photo as it was
+
+
+def test_draw_kernel_never_exceeds_the_margin():
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        _, kernel = draw_kernel(rng)
+        assert kernel is None or kernel.shape[0] <= MAX_KERNEL
+
+
+def test_training_pairs_and_fixed_pairs_of_the_real_family():
+    photos = [synthetic_photo(80, 96, i) for i in range(3)]
+    samples = TrainingSamples(photos, 24, (1.0, 2.0), 100, 0, DegradeConfig(), "real")
+    sharp, degraded = samples[5]
+    assert sharp.shape == degraded.shape == (3, 24, 24)
+    assert torch.equal(samples[5][1], degraded)  # sample i of an epoch is fixed
+    changed = sum(not torch.equal(*samples[i]) for i in range(100))
+    assert 70 <= changed < 100  # most are degraded, some are left clean
+    pairs = fixed_pairs(photos, 24, (1.0, 2.0), 6, seed=1, degradation="real")
+    again = fixed_pairs(photos, 24, (1.0, 2.0), 6, seed=1, degradation="real")
+    assert all(np.array_equal(x, y) for x, y in zip(pairs.degraded, again.degraded))
+    assert pairs.sharp[0].shape == (24, 24, 3) and all(np.isnan(s) for s in pairs.sigmas)
+    with pytest.raises(ValueError, match="degradation"):
+        fixed_pairs(photos, 24, (1.0, 2.0), 6, seed=1, degradation="nope")
+
+
+def test_degrade_cli_real_preset_is_reproducible(runner, tmp_path):
+    src = tmp_path / "sharp.png"
+    Image.fromarray(synthetic_photo(40, 48)).save(src)
+    hashes = []
+    for name, seed in (("a.png", "4"), ("b.png", "4"), ("c.png", "5")):
+        result = runner.invoke(main, ["degrade", str(src), "--preset", "real", "--seed", seed, "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.stderr
+        hashes.append(file_hash(tmp_path / name))
+    assert hashes[0] == hashes[1] != hashes[2]
+
+
+def test_evaluate_on_the_real_family_has_no_wiener_row(runner, tiny_model_dir, train_folder):
+    args = ["evaluate", "--dataset", str(train_folder), "--crop", "16", "--degradation", "real", "--model", str(tiny_model_dir),
+            "--limit", "8", "--json", "--device", "cpu"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["rows"]
+    assert [r["name"] for r in rows] == ["degraded input", str(tiny_model_dir)]
