@@ -3,10 +3,12 @@
 Prints images/s at 32x32 (batched) and MP/s on a 1-megapixel photo (min and median of several
 runs), the ratio to the seed, achieved GFLOP/s against a plain fp32 matrix multiply measured in
 the same run, and the wall time and peak RSS of restoring a 12-megapixel (4000x3000) JPEG photo
-with the CLI in a fresh process (decode + restore + encode; Linux, for the peak RSS).
+with the CLI in a fresh process (decode + restore + encode; Linux, for the peak RSS). The command
+line end to end: start-up (`--help`, `--version`, one small image, against `import torch`) and
+a folder of 1,000 32x32 PNGs with each model through `edgedeblur restore DIR -o OUT`.
 
 Usage (from the repository root, after `pip install .`):
-    python benchmarks/speed.py [--runs 5] [--skip-12mp] [--runs-12mp 2] [--device cpu]
+    python benchmarks/speed.py [--runs 5] [--skip-12mp] [--runs-12mp 2] [--device cpu] [--cli-only]
     python benchmarks/speed.py --device cuda   # adds the GPU section: 1080p/4K MP/s, end to end, training img/s
 """
 
@@ -263,13 +265,60 @@ def gpu_report(names: list[str], device: torch.device, runs: int) -> None:
         print(f"  {name:<14} " + "  ".join(rates))
 
 
+def _wall(command: list[str], env: dict | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - started
+
+
+def command_line_report(names: list[str], runs: int, count: int = 1000) -> None:
+    """The command a user types, end to end in a fresh process: start-up, one small image, a folder of thumbnails."""
+    cli = [sys.executable, "-m", "edgedeblur_cli"]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "thumbs"
+        folder.mkdir()
+        photos = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(DEFAULT_DATA.glob("*.jpg"))[:50]]
+        rng = np.random.default_rng(0)
+        for i in range(count):  # 32x32 crops of the held-out test photos
+            photo = photos[i % len(photos)] if photos else np.asarray(photo_like(64, 64, i))
+            y, x = rng.integers(0, photo.shape[0] - 32), rng.integers(0, photo.shape[1] - 32)
+            Image.fromarray(photo[y : y + 32, x : x + 32]).save(folder / f"t{i:04d}.png")
+        print(f"\nthe command line, each a fresh process, {runs} alternating runs (s, min / median):")
+        timings: dict[str, list[float]] = {}
+        cases = [
+            ('python -c "import torch"', [sys.executable, "-c", "import torch"]),
+            ("edgedeblur --version", cli + ["--version"]),
+            ("edgedeblur --help", cli + ["--help"]),
+        ]
+        for name in names:
+            cases.append((f"restore one 32x32 PNG --model {name}", cli + ["restore", str(folder / "t0000.png"), "-o", str(Path(tmp) / "one.png"), "--overwrite", "--model", name, "-q"]))
+        for name in names:
+            cases.append((f"restore {count} 32x32 PNGs --model {name}", cli + ["restore", str(folder), "-o", str(Path(tmp) / "out"), "--overwrite", "--model", name, "-q"]))
+        for _ in range(runs):
+            for label, command in cases:
+                timings.setdefault(label, []).append(_wall(command))
+        for label, walls in timings.items():
+            extra = f"  ({count / min(walls):.0f} images/s)" if label.startswith(f"restore {count}") else ""
+            print(f"  {label:<48} {min(walls):6.2f} / {statistics.median(walls):6.2f}{extra}")
+        folder_best = {name: min(timings[f"restore {count} 32x32 PNGs --model {name}"]) for name in names}
+        for name in names[1:]:
+            print(f"  {count} thumbnails: {name} is {folder_best[names[0]] / folder_best[name]:.1f}x faster than {names[0]} through the same command (best vs best)")
+        torch_start = min(timings['python -c "import torch"'])
+        for name in names:
+            print(f"  one small image with {name}: {min(timings[f'restore one 32x32 PNG --model {name}']) - torch_start:+.2f} s over importing torch")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-12mp", action="store_true")
     parser.add_argument("--runs-12mp", type=int, default=2, help="runs of the 12 MP photo with each allocator setting")
+    parser.add_argument("--cli-only", action="store_true", help="only the command-line section (start-up, a folder of thumbnails)")
     args = parser.parse_args()
+    if args.cli_only:
+        command_line_report(["seed"] + [n for n in load_manifest() if n != "seed"], args.runs)
+        return
     device = torch.device(args.device)
     torch.set_grad_enabled(False)
     pinned = keep_freed_memory()  # as the CLI does
@@ -326,6 +375,7 @@ def main() -> None:
     total = sum(e.self_cpu_time_total for e in events)
     for event in events[:6]:
         print(f"  {event.key:<28} {100 * event.self_cpu_time_total / total:5.1f}%")
+    command_line_report(names, args.runs)
     if not args.skip_12mp:
         print(f"\n12 MP (4000x3000 JPEG) `edgedeblur restore --model {names[-1]}`, {args.runs_12mp} alternating runs each:")
         runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}

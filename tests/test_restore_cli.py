@@ -160,6 +160,18 @@ def test_a_failed_rename_leaves_the_destination_absent_or_intact(tmp_path, monke
     assert [p.name for p in tmp_path.iterdir()] == (["out.png"] if existing is not None else [])
 
 
+def test_temporary_files_of_killed_writes_are_cleaned_up(runner, tiny_model_dir, photo_dir, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".a.png.k3j_x9qz.part").write_bytes(b"half an image")  # left by a killed run, for an output we write
+    (out / ".zzz.png.abcdefgh.part").write_bytes(b"not ours to judge")  # some other output's
+    (out / ".b.png.tmp").write_bytes(b"not ours at all")
+    assert _restore(runner, tiny_model_dir, photo_dir, "-o", out).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == [".b.png.tmp", ".zzz.png.abcdefgh.part", "a.png", "b.jpg"]
+    write_atomic(out / "zzz.png", b"data")  # alone, write_atomic cleans up after its own path
+    assert sorted(p.name for p in out.iterdir()) == [".b.png.tmp", "a.png", "b.jpg", "zzz.png"]
+
+
 def test_the_cli_writes_what_the_network_restores(runner, tiny_model_dir, photo_dir, tmp_path):
     pixels = np.asarray(Image.open(photo_dir / "a.png").convert("RGB"))
     result = _restore(runner, tiny_model_dir, photo_dir / "a.png", "-o", tmp_path / "out.png")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .allocator import release_free_memory
-from .io import EXTENSIONS, WRITABLE_EXTENSIONS, ImageData, ImageReadError, ImageWriteError, encode_image, is_supported, read_image, write_atomic
+from .io import EXTENSIONS, WRITABLE_EXTENSIONS, ImageData, ImageReadError, ImageWriteError, encode_image, is_supported, read_image, remove_stale_parts, write_atomic
 
 STDIO = "-"
 
@@ -240,6 +240,8 @@ def run_jobs(
                 continue
         todo.append((index, job))
 
+    # One folder listing for all outputs, not one per file (which made writing a folder quadratic).
+    remove_stale_parts([Path(d) for _, job in todo for d in job.outputs.values() if d != STDIO])
     last_pixels = 0
 
     def room() -> int:
@@ -359,7 +361,7 @@ def _write_outputs(job: Job, outputs: dict[str, ImageData], quality: int, stdout
             else:
                 destination = Path(destination)
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(destination, data)
+                write_atomic(destination, data, remove_stale=False)
             written.append(str(destination))
     except (ImageWriteError, OSError) as exc:
         return exc

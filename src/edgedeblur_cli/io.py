@@ -7,7 +7,6 @@ put back on write.
 
 from __future__ import annotations
 
-import glob
 import io as _io
 import os
 import tempfile
@@ -253,15 +252,18 @@ def _encode_16bit(as_uint16: np.ndarray, ext: str) -> bytes:
     return encoded.tobytes()
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+def write_atomic(path: str | os.PathLike, data: bytes, remove_stale: bool = True) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
     A crash or a full disk leaves either the old file (or none) or the complete new one,
-    never a partial file; the temporary file is removed on any failure.
+    never a partial file; the temporary file is removed on any failure. ``remove_stale``
+    first deletes temporary files a killed earlier write of ``path`` left (a listing of the
+    folder: a caller writing many files does it once for all with ``remove_stale_parts``).
     """
     path = Path(path)
     folder = path.parent
-    _remove_stale_parts(path)
+    if remove_stale:
+        remove_stale_parts([path])
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
     except OSError as exc:
@@ -284,13 +286,23 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def _remove_stale_parts(path: Path) -> None:
-    """Delete temporary files an earlier run killed mid-write left for this output (ours by name)."""
-    try:
-        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
-            stale.unlink(missing_ok=True)
-    except OSError:
-        pass
+def remove_stale_parts(paths: list[Path]) -> None:
+    """Delete temporary files killed earlier writes of ``paths`` left (ours by name), one listing per folder."""
+    by_folder: dict[Path, set[str]] = {}
+    for path in paths:
+        by_folder.setdefault(Path(path).parent, set()).add(Path(path).name)
+    for folder, names in by_folder.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue  # no folder yet: nothing stale in it
+        for entry in entries:
+            # mkstemp names ours ".NAME.XXXXXXXX.part": strip the random part to find NAME.
+            if entry.name.startswith(".") and entry.name.endswith(".part") and entry.name[1:-5].rpartition(".")[0] in names:
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    pass
 
 
 def _target_mode(path: Path) -> int:
