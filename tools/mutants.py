@@ -1,0 +1,171 @@
+"""Mutation check: break one claim at a time in a scratch copy and run the tests that guard it.
+
+Each mutant is an exact text replacement in one source file; a mutant is *caught* when at
+least one of its guarding tests fails. Not part of CI (it takes minutes): run it after
+changing a guarded test or the code it guards, and keep its output in the README.
+
+Usage (from the repository root, in the environment the tests run in):
+    python tools/mutants.py [--only NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str  # the claim that breaks
+    path: str  # file, relative to the repository root
+    before: str  # exact text replaced (must occur once)
+    after: str
+    tests: tuple[str, ...]  # pytest node ids that must catch it
+
+
+MUTANTS = [
+    Mutant(
+        "resume does not load the model's weights",
+        "src/edgedeblur_cli/train.py",
+        '        self.model.load_state_dict(payload["model"])\n',
+        "",
+        ("tests/test_train_evaluate.py::test_resume_continues_exactly",),
+    ),
+    Mutant(
+        "resume does not load the optimizer state",
+        "src/edgedeblur_cli/train.py",
+        '                optimizer.load_state_dict(payload["optimizer"])\n',
+        "                pass\n",
+        ("tests/test_train_evaluate.py::test_resume_continues_exactly",),
+    ),
+    Mutant(
+        "write_atomic writes straight to the final path",
+        "src/edgedeblur_cli/io.py",
+        '        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)\n',
+        "        fd, tmp_name = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), str(path)\n",
+        ("tests/test_restore_cli.py::test_a_failed_rename_leaves_the_destination_absent_or_intact",),
+    ),
+    Mutant(
+        "the edge branch trains in the deblur stage",
+        "src/edgedeblur_cli/train.py",
+        '            p.requires_grad_(stage == "edges")\n',
+        "            p.requires_grad_(True)\n",
+        ("tests/test_train_evaluate.py::test_deblur_stage_leaves_the_edge_branch_as_it_was",),
+    ),
+    Mutant(
+        "Canny thresholds 50/150 instead of the seed's 100/200",
+        "src/edgedeblur_cli/edges.py",
+        "low: int = 100, high: int = 200",
+        "low: int = 50, high: int = 150",
+        ("tests/test_degrade.py::test_canny_target_is_the_seed_formula",),
+    ),
+    Mutant(
+        "restore writes its input unchanged",
+        "src/edgedeblur_cli/cli.py",
+        'out = {"main": image.with_pixels(restored)}',
+        'out = {"main": image.with_pixels(image.pixels)}',
+        ("tests/test_restore_cli.py::test_the_cli_writes_what_the_network_restores",),
+    ),
+    Mutant(
+        "evaluate drops its model rows",
+        "src/edgedeblur_cli/evaluate.py",
+        "        rows.append(score_model(name, model, pairs, options, batch_size, progress))\n",
+        "        pass\n",
+        ("tests/test_train_evaluate.py::test_evaluate_json_scores_three_rows",),
+    ),
+    Mutant(
+        "text follows the image on stdout",
+        "src/edgedeblur_cli/batch.py",
+        "                (stdout or sys.stdout.buffer).write(data)\n",
+        '                (stdout or sys.stdout.buffer).write(data + b"done\\n")\n',
+        ("tests/test_restore_cli.py::test_stdout_carries_only_the_image",),
+    ),
+    Mutant(
+        "crop_to does not crop",
+        "src/edgedeblur_cli/models/common.py",
+        "    return x[..., : size[0], : size[1]]\n",
+        "    return x\n",
+        ("tests/test_models.py::test_padding_crops_back",),
+    ),
+    Mutant(
+        "the command line imports torch before it knows what it was asked",
+        "src/edgedeblur_cli/cli.py",
+        "import click\n",
+        "import click\nimport torch  # noqa: F401\n",
+        ("tests/test_startup.py::test_help_version_and_usage_errors_do_not_import_torch",),
+    ),
+    Mutant(
+        "restoring imports the training module",
+        "src/edgedeblur_cli/restore.py",
+        "from .device import pick_device\n",
+        "from .train import pick_device\n",
+        ("tests/test_startup.py::test_restoring_imports_nothing_of_training",),
+    ),
+    Mutant(
+        "tiles are not blended (each tile overwrites its neighbours)",
+        "src/edgedeblur_cli/restore.py",
+        "            restored[i, :, t : t + vh, l : l + vw].addcmul_(out[k, :, :vh, :vw], win)\n",
+        "            restored[i, :, t : t + vh, l : l + vw] = out[k, :, :vh, :vw] * weight[t : t + vh, l : l + vw]\n",
+        ("tests/test_restore_cli.py::test_tiles_equal_the_whole_image",),
+    ),
+]
+
+
+def run_tests(scratch: Path, tests: tuple[str, ...]) -> tuple[bool, float]:
+    """(all passed, seconds) for ``tests`` run against the scratch copy's sources."""
+    env = {**os.environ, "PYTHONPATH": str(scratch / "src")}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
+        cwd=scratch,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return result.returncode == 0, time.monotonic() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", help="run only mutants whose name contains this text")
+    args = parser.parse_args()
+    mutants = [m for m in MUTANTS if not args.only or args.only in m.name]
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    survived = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp) / "repo"
+        for name in tracked:
+            if (ROOT / name).is_file():
+                (scratch / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, scratch / name)
+        for mutant in mutants:
+            target = scratch / mutant.path
+            original = target.read_text()
+            if original.count(mutant.before) != 1:
+                print(f"STALE     {mutant.name}: the text to mutate is not in {mutant.path} exactly once; update tools/mutants.py")
+                survived += 1
+                continue
+            target.write_text(original.replace(mutant.before, mutant.after))
+            try:
+                passed, seconds = run_tests(scratch, mutant.tests)
+            finally:
+                target.write_text(original)
+            survived += passed
+            verdict = "SURVIVED" if passed else "caught  "
+            print(f"{verdict}  {mutant.name}  ({', '.join(t.split('::')[-1] for t in mutant.tests)}; {seconds:.0f} s)", flush=True)
+        clean_passed, _ = run_tests(scratch, tuple(dict.fromkeys(t for m in mutants for t in m.tests)))
+    print(f"{len(mutants) - survived} of {len(mutants)} caught; the unmutated code passes the same tests: {clean_passed}")
+    return 0 if survived == 0 and clean_passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
