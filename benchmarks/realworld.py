@@ -8,12 +8,13 @@ it: 8-bit inputs, 8-bit outputs (``restore_image`` on uint8 arrays, as the CLI r
 PSNR of the mean MSE against the sharp original, and mean SSIM.
 
 Usage (from the repository root, after `pip install '.[train]'`; camera shake needs deepinv):
-    python benchmarks/realworld.py [--photos 200] [--model edgedeblur-s --model edgedeblur-blind]
+    python benchmarks/realworld.py [--photos 200] [--model edgedeblur-s --model edgedeblur-blind] [--edge-ablation]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import time
@@ -121,7 +122,7 @@ def score(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
     """PSNR of the mean MSE and mean SSIM of (restored, sharp) uint8 pairs."""
     totals = MetricTotals()
     for restored, sharp in pairs:
-        as_t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+        as_t = lambda a: torch.from_numpy(np.array(a)).permute(2, 0, 1)[None].float() / 255  # noqa: E731
         totals.add(as_t(restored), as_t(sharp))
     summary = totals.summary()
     return {"psnr": summary["psnr_of_mean_mse"], "ssim": summary["ssim"]}
@@ -147,6 +148,20 @@ def classical(kind: str, cases: list[Case]) -> tuple[str, dict[str, float]]:
     return label.format(best), score([(method(c, best), c.sharp) for c in cases])
 
 
+class NoEdges(torch.nn.Module):
+    """Stands in for an edge branch: an empty edge map, (N, 3, H, W) -> zeros (N, 1, H, W)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x[:, :1])
+
+
+def without_edges(model: torch.nn.Module) -> torch.nn.Module:
+    """The same restorer fed an empty edge map: how much its output rests on the edge channel."""
+    ablated = copy.deepcopy(model)
+    ablated.edgenet = NoEdges()
+    return ablated
+
+
 def cell(scores: dict[str, float], base: float | None) -> str:
     """``PSNR gain SSIM`` (19 characters); no gain for the input itself or over a perfect input."""
     psnr = min(scores["psnr"], 99.99)
@@ -162,6 +177,7 @@ def main() -> None:
     parser.add_argument("--rows", help="only rows whose label contains this text")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--edge-ablation", action="store_true", help="also run each model with an empty edge map")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     photos = load_photos(list_images(args.data)[: args.photos])
@@ -170,6 +186,8 @@ def main() -> None:
         name: (load_model("edgedeblur-s", weights=name, device="cpu") if Path(name).is_dir() else load_model(name, device="cpu"))
         for name in names
     }
+    if args.edge_ablation:
+        models.update({f"{name}, no edges": without_edges(m) for name, m in list(models.items()) if hasattr(m, "edgenet")})
     print(f"{len(photos)} BSDS500 test photos; PSNR of the mean MSE / mean SSIM, 8-bit in and out; torch {torch.__version__}, {torch.get_num_threads()} threads")
     header = f"{'input kind':<31} {'input':>18}  {'classical reference':<34} {'':>19}" + "".join(f"  {n[-19:]:>19}" for n in models)
     print(header + "\n" + "-" * len(header))
