@@ -164,6 +164,7 @@ def plan_jobs(
 
 
 MAX_PENDING_PIXELS = 1 << 22  # images read ahead or waiting to be written hold at most ~4 MP
+MAX_PENDING_IMAGES = 256  # ... and number at most this many on each side
 # Small images are gathered into batches of this many pixels (64 images of 32x32): the CPU ran a
 # folder of 1,000 thumbnails 1.7x faster in batches of 64 than of 4 (see benchmarks/speed.py).
 BATCH_PIXELS = 64 * 32 * 32
@@ -245,8 +246,12 @@ def run_jobs(
     last_pixels = 0
 
     def room() -> int:
-        """How many images may wait on each side of the network: fewer once they are big."""
-        return 1 if last_pixels >= MAX_PENDING_PIXELS else io_threads
+        """How many images may wait on each side of the network: ~4 MP of them, at least
+        one, and at least ``io_threads`` below that; a whole next batch of thumbnails is
+        decoded (and the last one encoded) while the network runs."""
+        if last_pixels >= MAX_PENDING_PIXELS:
+            return 1
+        return max(io_threads, min(MAX_PENDING_IMAGES, MAX_PENDING_PIXELS // max(last_pixels, 1)))
 
     readers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-read") if io_threads else None
     writers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-write") if io_threads else None
