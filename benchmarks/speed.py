@@ -175,12 +175,13 @@ def training_images_per_second(name: str, device: torch.device, batch: int, step
     """Optimizer steps on degraded 32x32 crops, as `edgedeblur train` runs them (bf16 autocast, clipping)."""
     from edgedeblur_cli.degrade import DegradeConfig, degrade_batch
     from edgedeblur_cli.models import create_model
-    from edgedeblur_cli.train import StageLoss, _autocast, _set_requires_grad
+    from edgedeblur_cli.stages import StageLoss, set_trainable
+    from edgedeblur_cli.train import _autocast
 
     torch.manual_seed(0)
     model = create_model(name).to(device)
     stage = "deblur" if name == "seed" else "joint"  # the seed's costly stage: DeblurNet with the EdgeNet frozen
-    _set_requires_grad(model, stage)
+    set_trainable(model, stage)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=1e-4)
     loss_module = StageLoss(model, stage, 0.05)

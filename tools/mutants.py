@@ -56,7 +56,7 @@ MUTANTS = [
     ),
     Mutant(
         "the edge branch trains in the deblur stage",
-        "src/edgedeblur_cli/train.py",
+        "src/edgedeblur_cli/stages.py",
         '            p.requires_grad_(stage == "edges")\n',
         "            p.requires_grad_(True)\n",
         ("tests/test_train_evaluate.py::test_deblur_stage_leaves_the_edge_branch_as_it_was",),

@@ -7,7 +7,6 @@ training state, written atomically every epoch), ``log.csv`` and ``loss.png``.
 
 from __future__ import annotations
 
-import csv
 import io as _io
 import json
 import math
@@ -28,7 +27,6 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from .device import pick_device
 from .data import (
     DatasetSpec,
     FixedPairs,
@@ -40,9 +38,12 @@ from .data import (
     stack_pairs,
 )
 from .degrade import DegradeConfig
+from .distributed import init_distributed
 from .edges import canny_targets, edge_network
 from .io import write_atomic
 from .models import create_model
+from .stages import StageLoss, restoration_loss, restore_with_edges, set_trainable
+from .training_log import psnr_note, val_psnr, write_log
 from .weights import load_named_model, save_model_dir
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -99,96 +100,6 @@ class TrainState:
 def _autocast(device: torch.device):
     # bf16 needs no loss scaling, and H100-class GPUs run it at full speed.
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-
-
-def _set_requires_grad(model: nn.Module, stage: str) -> None:
-    """Train only the edge branch in ``edges``; freeze it in ``deblur``; train everything in ``joint``."""
-    for p in model.parameters():
-        p.requires_grad_(stage != "edges")
-    if stage in ("edges", "deblur") and (hasattr(model, "edgenet") or stage == "edges"):
-        for p in edge_network(model).parameters():
-            p.requires_grad_(stage == "edges")
-
-
-@dataclass(frozen=True)
-class Distributed:
-    """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-
-def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
-    """Join the torchrun job described by the environment (NCCL on GPUs, gloo on CPUs), if any."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
-        return Distributed(), pick_device(device_name)
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-    if use_cuda:
-        torch.cuda.set_device(local_rank)
-        return Distributed(rank, world_size, local_rank), torch.device("cuda", local_rank)
-    return Distributed(rank, world_size, local_rank), torch.device("cpu")
-
-
-# The PSNR loss stops rewarding a sample past 50 dB (MSE 1e-5): far below what 8 bits show.
-PSNR_LOSS_FLOOR = 1e-5
-
-
-def restoration_loss(restored: torch.Tensor, sharp: torch.Tensor, kind: str, reduction: str = "mean") -> torch.Tensor:
-    """``mse``: the mean squared error; ``psnr``: the mean over samples of log10(MSE + 1e-5).
-
-    (N, 3, H, W) in, a scalar out (``reduction="sum"``: summed over samples). With MSE over a
-    mixed batch the heavily blurred crops dominate; the log weighs every sample's relative
-    error alike, so a clean photo that comes back changed costs as much as a blurred one left
-    blurred. ``-10 x`` the ``psnr`` loss is the mean PSNR (capped at 50 dB).
-    """
-    per_sample = (restored.float() - sharp).pow(2).flatten(1).mean(1)
-    if kind == "psnr":
-        per_sample = torch.log10(per_sample + PSNR_LOSS_FLOOR)
-    elif kind != "mse":
-        raise ValueError(f"loss must be mse or psnr, got {kind!r}")
-    return per_sample.sum() if reduction == "sum" else per_sample.mean()
-
-
-class StageLoss(nn.Module):
-    """The training loss of one stage as a module, so DistributedDataParallel can wrap it.
-
-    ``forward(degraded, sharp)`` with (N, 3, H, W) tensors returns the scalar loss:
-    BCE against Canny targets (edges), the restoration loss (deblur), or that + weighted BCE (joint).
-    """
-
-    def __init__(self, model: nn.Module, stage: str, edge_weight: float, loss: str = "mse") -> None:
-        super().__init__()
-        self.model, self.stage, self.edge_weight, self.loss = model, stage, edge_weight, loss
-
-    def forward(self, degraded: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
-        if self.stage == "edges":
-            logits = edge_network(self.model).logits(degraded)
-            return F.binary_cross_entropy_with_logits(logits.float(), canny_targets(sharp))
-        restored, edges = restore_with_edges(self.model, degraded)
-        loss = restoration_loss(restored, sharp, self.loss)
-        if self.stage == "joint" and self.edge_weight > 0:
-            logits = torch.logit(edges.float().clamp(1e-6, 1 - 1e-6))
-            loss = loss + self.edge_weight * F.binary_cross_entropy_with_logits(logits, canny_targets(sharp))
-        return loss
-
-
-def restore_with_edges(model: nn.Module, degraded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    if hasattr(model, "forward_with_edges"):
-        return model.forward_with_edges(degraded)
-    return model(degraded), None
 
 
 class Trainer:
@@ -273,7 +184,7 @@ class Trainer:
     # ------------------------------------------------------------ checkpoints
 
     def _new_optimizer(self, stage: str) -> torch.optim.Optimizer:
-        _set_requires_grad(self.model, stage)
+        set_trainable(self.model, stage)
         params = [p for p in self.model.parameters() if p.requires_grad]
         return torch.optim.Adam(params, lr=self.config.lr * self.state.lr_scale)
 
@@ -393,7 +304,7 @@ class Trainer:
         if c.init is not None and payload is None:
             # The starting weights are the score to beat: a fine-tune that never improves keeps them.
             self.state.best_loss = self._validate(self.stages[0])
-            self.log(f"--init weights before training: val {self.state.best_loss:.5f}{_psnr_note(self.stages[0], self.state.best_loss, c.loss)}")
+            self.log(f"--init weights before training: val {self.state.best_loss:.5f}{psnr_note(self.stages[0], self.state.best_loss, c.loss)}")
         while self.state.stage_index < len(self.stages):
             stage = self.stages[self.state.stage_index]
             optimizer = self._new_optimizer(stage)
@@ -438,12 +349,12 @@ class Trainer:
                     "epoch": self.state.epoch,
                     "train_loss": train_loss,
                     "val_loss": val_loss,
-                    "val_psnr": _val_psnr(stage, val_loss, c.loss),
+                    "val_psnr": val_psnr(stage, val_loss, c.loss),
                     "seconds": round(time.monotonic() - epoch_start, 1),
                     "lr": float(f"{optimizer.param_groups[0]['lr']:.3g}"),
                 }
                 self.state.history.append(row)
-                self.log(f"{stage} epoch {self.state.epoch}: train {train_loss:.5f}, val {val_loss:.5f}{_psnr_note(stage, val_loss, c.loss)}" + (" (best)" if improved else ""))
+                self.log(f"{stage} epoch {self.state.epoch}: train {train_loss:.5f}, val {val_loss:.5f}{psnr_note(stage, val_loss, c.loss)}" + (" (best)" if improved else ""))
                 if self._diverged():
                     optimizer = self._recover(stage, best_state)
                 self._save_model(best_state)
@@ -523,56 +434,8 @@ class Trainer:
         self.model.load_state_dict(current)
 
     def _write_log(self) -> None:
-        rows = self.state.history
-        if not rows or not self.dist.is_main:
-            return
-        buffer = _io.StringIO()
-        columns = list(dict.fromkeys(key for row in rows for key in row))  # older rows may lack newer columns
-        writer = csv.DictWriter(buffer, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-        write_atomic(self.out / "log.csv", buffer.getvalue().encode())
-        _plot_losses(rows, self.out / "loss.png")
-
-
-def _val_psnr(stage: str, val_loss: float, loss: str = "mse") -> float | str:
-    """PSNR (dB) of a validation loss: of the mean MSE (``mse``) or the mean PSNR (``psnr``);
-    "" for the edges stage, whose loss is a BCE.
-
-    Plain math, not ``metrics.psnr_from_mse``, which would import torchmetrics for one formula.
-    """
-    if stage == "edges":
-        return ""
-    return -10 * val_loss if loss == "psnr" else -10 * math.log10(max(val_loss, 1e-10))
-
-
-def _psnr_note(stage: str, val_loss: float, loss: str = "mse") -> str:
-    psnr = _val_psnr(stage, val_loss, loss)
-    return f", val PSNR {psnr:.2f} dB" if psnr != "" else ""
-
-
-def _plot_losses(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    stages = list(dict.fromkeys(r["stage"] for r in rows))
-    fig, axes = plt.subplots(1, len(stages), figsize=(5 * len(stages), 3.5), squeeze=False)
-    for ax, stage in zip(axes[0], stages):
-        sub = [r for r in rows if r["stage"] == stage]
-        epochs = [r["epoch"] for r in sub]
-        ax.plot(epochs, [r["train_loss"] for r in sub], "o-", label="train")
-        ax.plot(epochs, [r["val_loss"] for r in sub], "o-", label="validation")
-        ax.set_title(f"stage {stage}")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("BCE" if stage == "edges" else "loss")
-        ax.legend()
-    fig.tight_layout()
-    buffer = _io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-    write_atomic(path, buffer.getvalue())
+        if self.dist.is_main:
+            write_log(self.state.history, self.out)
 
 
 def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
