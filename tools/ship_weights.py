@@ -1,6 +1,6 @@
 """Copy a trained model folder into weights/NAME and record its SHA-256 in weights/manifest.json.
 
-Usage: python tools/ship_weights.py runs/edgedeblur-s edgedeblur-s [--hub-repo edgedeblur/edgedeblur-s]
+Usage: python tools/ship_weights.py runs/edgedeblur-s edgedeblur-s [--hub-repo edgedeblur/edgedeblur-s] [--revision v0.3.0]
 The model card (weights/NAME/README.md) is written by hand beside it.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from edgedeblur_cli.weights import CONFIG_FILE, WEIGHTS_FILE, load_model_dir, save_model_dir, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
-REVISION = "v0.3.0"  # the tag we publish each model repo under (a new one for new weights)
+REVISION = "v0.3.0"  # the default tag we publish a model repo under (a new one for new weights)
 
 
 def main() -> None:
@@ -21,6 +21,7 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("name")
     parser.add_argument("--hub-repo")
+    parser.add_argument("--revision", default=REVISION, help=f"the Hub tag of these weights (default {REVISION})")
     args = parser.parse_args()
     model = load_model_dir(args.run)
     config = json.loads((args.run / CONFIG_FILE).read_text())
@@ -32,7 +33,7 @@ def main() -> None:
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"models": {}}
     manifest["models"][args.name] = {
         "hub_repo": args.hub_repo or f"edgedeblur/{args.name}",
-        "revision": REVISION,
+        "revision": args.revision,
         "files": {f: sha256_file(target / f) for f in (CONFIG_FILE, WEIGHTS_FILE)},
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
