@@ -251,6 +251,8 @@ def run_jobs(
         decoded (and the last one encoded) while the network runs."""
         if last_pixels >= MAX_PENDING_PIXELS:
             return 1
+        if batch_size:  # batches the user sized: a few images on each side, as before
+            return io_threads
         return max(io_threads, min(MAX_PENDING_IMAGES, MAX_PENDING_PIXELS // max(last_pixels, 1)))
 
     readers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-read") if io_threads else None
