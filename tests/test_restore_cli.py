@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -116,8 +117,24 @@ def test_pipe_through_a_real_process(tiny_model_dir, photo_dir):
     )
     assert proc.returncode == 0, proc.stderr.decode()
     assert Image.open(io.BytesIO(proc.stdout)).size == (56, 40)
+    assert proc.stdout.endswith(b"IEND\xaeB`\x82")  # flushed to the last byte before the quick exit
     empty = subprocess.run([sys.executable, "-m", "edgedeblur_cli", "restore", "-", "--weights", str(tiny_model_dir)], input=b"", capture_output=True, timeout=120)
     assert empty.returncode == 1 and b"empty" in empty.stderr and empty.stdout == b""
+
+
+def test_a_real_process_reports_a_mixed_batch(tiny_model_dir, photo_dir, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(photo_dir / "a.png", folder / "a.png")
+    (folder / "b.png").write_bytes(b"not an image")
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgedeblur_cli", "restore", str(folder), "-o", str(tmp_path / "out"), "--weights", str(tiny_model_dir), "--device", "cpu"],
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert b"b.png" in proc.stderr and b"1 restored, 0 skipped, 1 failed" in proc.stderr, proc.stderr.decode()
+    assert Image.open(tmp_path / "out" / "a.png").size == (56, 40)
 
 
 def test_json_results(runner, tiny_model_dir, photo_dir, tmp_path):

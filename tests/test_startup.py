@@ -45,6 +45,8 @@ def test_restoring_imports_nothing_of_training(tmp_path):
     loaded = _modules_after(_cli("restore", str(tmp_path / "a.png"), "--model", "edgedeblur-s", "--device", "cpu", "-q"))
     assert "torch" in loaded and (tmp_path / "a_restored.png").is_file()  # it did restore
     assert not loaded & set(TRAINING), loaded & set(TRAINING)
+    # The shipped copy is the pinned Hub revision's bytes: no Hub client, no network at start.
+    assert "huggingface_hub" not in loaded
 
 
 def test_the_names_the_cli_shows_match_the_registry_and_manifest():

@@ -125,7 +125,25 @@ def test_hub_serving_wrong_bytes_is_refused(hub, tiny_model_dir, tmp_path):
         resolve_weights("tiny", manifest={"tiny": entry}, shipped_dir=tmp_path / "none")
 
 
-def test_offline_falls_back_to_shipped_copy_with_one_note(tiny_model_dir, tmp_path, monkeypatch):
+def test_shipped_copy_is_used_without_asking_the_hub(hub, tiny_model_dir, tmp_path):
+    handler, _ = hub
+    shipped = tmp_path / "shipped"
+    shutil.copytree(tiny_model_dir, shipped / "tiny")
+    notes = []
+    resolved = resolve_weights("tiny", note=notes.append, manifest={"tiny": _entry(tiny_model_dir)}, shipped_dir=shipped)
+    assert resolved.source == "shipped" and resolved.directory == shipped / "tiny"
+    assert handler.requests == [] and notes == []
+
+
+def test_a_damaged_shipped_copy_is_fetched_from_the_hub(hub, tiny_model_dir, tmp_path):
+    shipped = tmp_path / "shipped"
+    shutil.copytree(tiny_model_dir, shipped / "tiny")
+    (shipped / "tiny" / WEIGHTS_FILE).write_bytes(b"damaged")
+    resolved = resolve_weights("tiny", manifest={"tiny": _entry(tiny_model_dir)}, shipped_dir=shipped)
+    assert resolved.source == "hub"
+
+
+def test_an_asked_repo_offline_falls_back_to_shipped_copy_with_one_note(tiny_model_dir, tmp_path, monkeypatch):
     import huggingface_hub.constants as constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
@@ -133,7 +151,8 @@ def test_offline_falls_back_to_shipped_copy_with_one_note(tiny_model_dir, tmp_pa
     shipped = tmp_path / "shipped"
     shutil.copytree(tiny_model_dir, shipped / "tiny")
     notes = []
-    resolved = resolve_weights("tiny", note=notes.append, manifest={"tiny": _entry(tiny_model_dir)}, shipped_dir=shipped)
+    entry = _entry(tiny_model_dir)
+    resolved = resolve_weights("tiny", hub_repo="acme/tiny", note=notes.append, manifest={"tiny": entry}, shipped_dir=shipped)
     assert resolved.source == "shipped"
     assert len(notes) == 1 and "shipped" in notes[0]
 

@@ -160,9 +160,14 @@ def resolve_weights(
     manifest: dict[str, ManifestEntry] | None = None,
     shipped_dir: Path | None = None,
 ) -> ResolvedWeights:
-    """Find verified files for model ``name``: ``--weights``, then the Hub (cache first), then the shipped copy.
+    """Find verified files for model ``name``: ``--weights``, then the shipped copy, then the Hub (cache first).
 
-    ``manifest`` and ``shipped_dir`` default to the ones shipped with the package.
+    The shipped copy holds the very bytes of the pinned Hub revision (both are checked against
+    the manifest's SHA-256), so when it is present the Hub is not asked (no network, and
+    huggingface_hub is not even imported: a quarter of a second at every start). The Hub comes
+    first when a repository is asked for (``hub_repo`` or ``$EDGEDEBLUR_HUB_REPO``), and is the
+    source when the package carries no copy of the model. ``manifest`` and ``shipped_dir``
+    default to the ones shipped with the package.
     """
     if weights_path is not None:
         return _resolve_local(Path(weights_path))
@@ -170,14 +175,23 @@ def resolve_weights(
     entry = manifest.get(name)
     if entry is None:
         raise WeightsError(f"no published weights for model {name!r} (known: {', '.join(manifest) or 'none'}); pass --weights")
-    repo = hub_repo or os.environ.get(HUB_REPO_ENV) or entry.hub_repo
-    problem = None
-    try:
-        return ResolvedWeights(_hub_directory(entry, repo), "hub")
-    except WeightsError as exc:
-        problem = str(exc)
+    asked_repo = hub_repo or os.environ.get(HUB_REPO_ENV)
     shipped = (shipped_dir or shipped_weights_dir()) / name
-    if (shipped / WEIGHTS_FILE).is_file():
+    has_shipped = (shipped / WEIGHTS_FILE).is_file()
+    shipped_problem = None
+    if has_shipped and not asked_repo:
+        try:
+            verify_files(shipped, entry.files)
+            return ResolvedWeights(shipped, "shipped")
+        except WeightsError as exc:  # a damaged install: the Hub may still have good bytes
+            shipped_problem = exc
+    try:
+        return ResolvedWeights(_hub_directory(entry, asked_repo or entry.hub_repo), "hub")
+    except WeightsError as exc:
+        if shipped_problem is not None:
+            raise shipped_problem from exc
+        problem = str(exc)
+    if has_shipped:
         verify_files(shipped, entry.files)
         note(f"using the weights shipped with edgedeblur for {name} ({problem})")
         return ResolvedWeights(shipped, "shipped")
