@@ -131,3 +131,20 @@ def test_camera_grain_is_coarse_and_mostly_luminance():
         luminance.append(grain.mean(axis=2).std() / grain.std())
     # White noise: 0.14 and 0.58; a fine blur and a free colour mix (the first model): 0.37 and 0.63.
     assert np.mean(coarse) > 0.45 and np.mean(luminance) > 0.75, (np.mean(coarse), np.mean(luminance))
+
+
+def test_some_targets_carry_a_cameras_softness():
+    """A quarter of training targets are the photo a little softened; the rest are the photo itself."""
+    from edgedeblur_cli.degrade_real import training_pair
+
+    image = np.round(synthetic_photo(48, 48).astype(np.float32)) / 255
+    soft = 0
+    for i in range(200):
+        target, degraded, kind = training_pair(image, np.random.default_rng([3, i]))
+        assert target.shape == degraded.shape == image.shape
+        if kind.startswith("soft+"):
+            soft += 1
+            assert np.abs(np.diff(target, axis=1)).mean() < np.abs(np.diff(image, axis=1)).mean()
+        else:
+            assert np.array_equal(target, image)
+    assert 30 <= soft <= 70, soft

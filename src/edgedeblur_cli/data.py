@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from .degrade import DegradeConfig, degrade_batch, degrade_random
-from .degrade_real import MARGIN, degrade_real
+from .degrade_real import MARGIN, training_pair
 from .io import EXTENSIONS
 
 DEGRADATIONS = ("seed", "real")  # the seed study's blur + noise; the realistic family of degrade_real.py
@@ -229,10 +229,10 @@ class TrainingSamples(torch.utils.data.Dataset):
         size = None if self.crop is None else self.crop + 2 * margin
         window = sample_crops(self.images, size, self.downscale, 1, generator)
         window = random_flips(window, generator)[0].permute(1, 2, 0).numpy()
-        degraded, _ = degrade_real(window, rng)
+        target, degraded, _ = training_pair(window, rng)
         inner = slice(margin, window.shape[0] - margin), slice(margin, window.shape[1] - margin)
         as_chw = lambda a: torch.from_numpy(np.ascontiguousarray(a[inner])).permute(2, 0, 1)  # noqa: E731
-        return as_chw(window), as_chw(degraded)
+        return as_chw(target), as_chw(degraded)
 
 
 def random_flips(sharp: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -275,7 +275,8 @@ def fixed_pairs(
         window = crop_photo(photo, None if crop is None else crop + 2 * margin, f, rng.random(), rng.random())
         window = window.astype(np.float32) / 255
         if degradation == "real":
-            noisy, sigma = degrade_real(window, rng)[0], float("nan")
+            window, noisy, _ = training_pair(window, rng)
+            sigma = float("nan")
         else:
             noisy, sigma = degrade_random(window, rng, config)
         inner = (slice(margin, window.shape[0] - margin), slice(margin, window.shape[1] - margin))

@@ -48,6 +48,8 @@ class RealDegradeConfig:
     max_defocus_radius: float = 5.0
     max_motion_length: int = MAX_KERNEL
     jpeg_quality: tuple[int, int] = (50, 100)
+    soft_target: float = 0.25  # chance that the sharp photo is first given a camera's own softness
+    soft_sigma: tuple[float, float] = (0.3, 1.0)
 
 
 def gaussian_kernel(sigma_x: float, sigma_y: float, angle: float, size: int | None = None) -> np.ndarray:
@@ -207,3 +209,20 @@ def degrade_real(image: np.ndarray, rng: np.random.Generator, config: RealDegrad
         out = jpeg(out, quality)
         parts.append(f"jpeg{quality}")
     return out.astype(np.float32), "+".join(parts)
+
+
+def training_pair(image: np.ndarray, rng: np.random.Generator, config: RealDegradeConfig = RealDegradeConfig()) -> tuple[np.ndarray, np.ndarray, str]:
+    """A (target, degraded, description) training pair from one sharp (H, W, 3) float image in [0, 1].
+
+    Some of the time the target itself is a little soft (a Gaussian of sigma 0.3-1), the way a
+    photo at a camera's native resolution is (optics, demosaicking): downscaled training photos
+    are crisper than that, and a model that has only seen them sharpens every real photo it is
+    given, which is harm when nothing was blurred. Both arrays are float32 on the input's grid.
+    """
+    target = np.asarray(image, dtype=np.float32)
+    soft = rng.random() < config.soft_target
+    if soft:
+        sigma = float(rng.uniform(*config.soft_sigma))
+        target = blur(target, gaussian_kernel(sigma, sigma, 0.0))
+    degraded, kind = degrade_real(target, rng, config)
+    return target, degraded, ("soft+" if soft else "") + kind
