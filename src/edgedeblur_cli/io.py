@@ -120,7 +120,8 @@ def _from_pil(img: Image.Image, data: bytes) -> ImageData:
     if getattr(img, "n_frames", 1) > 1:
         img.seek(0)  # animated GIF/WebP/TIFF: restore the first frame only
     mode = img.mode
-    sixteen = _decode_16bit(data) if mode in ("I;16", "I;16B", "I;16L", "I", "RGB", "RGBA") and fmt in ("PNG", "TIFF") else None
+    maybe_16bit = fmt == "TIFF" or (fmt == "PNG" and _png_bit_depth(data) == 16)
+    sixteen = _decode_16bit(data) if mode in ("I;16", "I;16B", "I;16L", "I", "RGB", "RGBA") and maybe_16bit else None
     if sixteen is not None:
         array, bit_depth = sixteen, 16
         array = _orient(array, orientation)
@@ -137,6 +138,13 @@ def _from_pil(img: Image.Image, data: bytes) -> ImageData:
     if pixels.shape[0] < 1 or pixels.shape[1] < 1:
         raise ImageReadError("image has no pixels")
     return ImageData(np.ascontiguousarray(pixels, dtype=np.float32), alpha, grayscale, bit_depth, icc, exif, fmt)
+
+
+def _png_bit_depth(data: bytes) -> int | None:
+    """The bit depth in a PNG's header (IHDR), without decoding it; None if the header is not there."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) > 24:
+        return data[24]
+    return None
 
 
 def _decode_16bit(data: bytes) -> np.ndarray | None:
