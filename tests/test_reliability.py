@@ -264,3 +264,15 @@ def test_overlapped_decode_and_encode_keep_order_results_and_failures(bad_batch,
         source = np.asarray(Image.open(folder / name).convert("RGB"), dtype=np.int16)
         assert np.abs(written - (255 - source)).max() <= 1
     assert not _leftovers(out)
+
+
+def test_real_paths_equal_realpath_with_symlinks(tmp_path):
+    from edgedeblur_cli.batch import real_paths
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.png").write_bytes(b"x")
+    (tmp_path / "link-folder").symlink_to(tmp_path / "photos")
+    (tmp_path / "photos" / "b.png").symlink_to(tmp_path / "photos" / "a.png")
+    paths = [tmp_path / "photos" / "a.png", tmp_path / "photos" / "b.png", tmp_path / "link-folder" / "a.png",
+             tmp_path / "link-folder" / "b.png", tmp_path / "link-folder" / "new.png", "relative/x.png"]
+    assert real_paths(paths) == [os.path.realpath(p) for p in paths]

@@ -58,6 +58,23 @@ class UsageProblem(Exception):
     """Bad command-line use (exit status 2)."""
 
 
+def real_paths(paths: list[str | os.PathLike]) -> list[str]:
+    """``os.path.realpath`` of each path, resolving each folder once (a folder of 1,000 files: one
+    folder resolution and 1,000 ``lstat``s instead of 1,000 walks up the tree); same results."""
+    folders: dict[str, str] = {}
+    keys = []
+    for path in paths:
+        path = os.path.abspath(path)
+        if os.path.islink(path):
+            keys.append(os.path.realpath(path))
+            continue
+        head, tail = os.path.split(path)
+        if head not in folders:
+            folders[head] = os.path.realpath(head)
+        keys.append(os.path.join(folders[head], tail))
+    return keys
+
+
 def collect_inputs(inputs: tuple[str, ...], recursive: bool, note: Callable[[str], None]) -> list[tuple[Path | None, Path | None]]:
     """Expand INPUT... into (file, folder it came from) pairs; ``(None, None)`` is stdin.
 
@@ -74,8 +91,8 @@ def collect_inputs(inputs: tuple[str, ...], recursive: bool, note: Callable[[str
             continue
         path = Path(raw)
         if path.is_dir():
-            for file in _walk(path, recursive, note):
-                key = os.path.realpath(file)
+            files = _walk(path, recursive, note)
+            for file, key in zip(files, real_paths(files)):
                 if key not in seen:
                     seen.add(key)
                     items.append((file, path))
@@ -200,7 +217,8 @@ def run_jobs(
     """
     summary = Summary()
     results: dict[int, dict] = {}
-    input_keys = {os.path.realpath(j.source) for j in jobs if j.source is not None}
+    input_keys = set(real_paths([j.source for j in jobs if j.source is not None]))
+    output_keys = iter(real_paths([d for j in jobs for d in j.outputs.values() if d != STDIO]))
     bar = None
     if progress:
         from tqdm import tqdm
@@ -222,7 +240,7 @@ def run_jobs(
     todo: list[tuple[int, Job]] = []
     claimed: dict[str, str] = {}
     for index, job in enumerate(jobs):
-        files = [os.path.realpath(d) for d in job.outputs.values() if d != STDIO]
+        files = [next(output_keys) for d in job.outputs.values() if d != STDIO]
         clash = next((f for f in files if f in claimed), None)
         if clash is not None:
             fail(index, job, f"output {clash} is also the output of {claimed[clash]}; rename one of them or use --suffix/--ext")
@@ -231,7 +249,7 @@ def run_jobs(
         main = job.outputs["main"]
         if main != STDIO:
             main_path = Path(main)
-            if os.path.realpath(main_path) in input_keys:
+            if files[0] in input_keys:  # "main" comes first in every job's outputs
                 fail(index, job, f"output {main_path} would overwrite an input; choose another -o or --suffix")
                 continue
             if main_path.exists() and not overwrite:
@@ -300,6 +318,7 @@ def run_jobs(
             if last_pixels >= MAX_PENDING_PIXELS:
                 release_free_memory()  # between big photos: see allocator.py
 
+    pending_pixels = 0
     try:
         for index, job, image in _decoded(todo, readers, room):
             if isinstance(image, ImageReadError):
@@ -309,9 +328,11 @@ def run_jobs(
                 continue
             pending.append((index, job, image))
             last_pixels = image.size[0] * image.size[1]
+            pending_pixels += last_pixels
             # Big photos are tiled anyway: batching them only multiplies memory.
-            if (batch_size and len(pending) >= batch_size) or sum(im.size[0] * im.size[1] for _, _, im in pending) >= pixel_cap:
+            if (batch_size and len(pending) >= batch_size) or pending_pixels >= pixel_cap:
                 flush()
+                pending_pixels = 0
         flush()
         while writing:
             settle_write(*writing.popleft())
