@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -128,13 +129,31 @@ def test_a_real_process_reports_a_mixed_batch(tiny_model_dir, photo_dir, tmp_pat
     shutil.copy(photo_dir / "a.png", folder / "a.png")
     (folder / "b.png").write_bytes(b"not an image")
     proc = subprocess.run(
-        [sys.executable, "-m", "edgedeblur_cli", "restore", str(folder), "-o", str(tmp_path / "out"), "--weights", str(tiny_model_dir), "--device", "cpu"],
+        [sys.executable, "-m", "edgedeblur_cli", "restore", str(folder), "-o", str(tmp_path / "out"), "--weights", str(tiny_model_dir), "--device", "cpu", "--json"],
         capture_output=True,
         timeout=120,
     )
     assert proc.returncode == 1
     assert b"b.png" in proc.stderr and b"1 restored, 0 skipped, 1 failed" in proc.stderr, proc.stderr.decode()
     assert Image.open(tmp_path / "out" / "a.png").size == (56, 40)
+    # stdout to a pipe is block-buffered: the JSON is there only if the quick exit flushed it.
+    assert json.loads(proc.stdout)["summary"] == {"done": 1, "skipped": 0, "failed": 1}
+
+
+def test_png_headers_tell_8_from_16_bits(tmp_path, monkeypatch):
+    from edgedeblur_cli import io as image_io
+
+    Image.fromarray(synthetic_photo(8, 8)).save(tmp_path / "eight.png")
+    cv2.imwrite(str(tmp_path / "sixteen.png"), (synthetic_photo(8, 8).astype(np.uint16) * 257))
+    assert image_io._png_bit_depth((tmp_path / "eight.png").read_bytes()) == 8
+    assert image_io._png_bit_depth((tmp_path / "sixteen.png").read_bytes()) == 16
+    assert image_io._png_bit_depth(b"not a png") is None
+
+    def no_second_decode(*args, **kwargs):
+        raise AssertionError("an 8-bit PNG was decoded a second time")
+
+    monkeypatch.setattr(image_io.cv2, "imdecode", no_second_decode)
+    assert image_io.read_image(tmp_path / "eight.png").bit_depth == 8
 
 
 def test_json_results(runner, tiny_model_dir, photo_dir, tmp_path):

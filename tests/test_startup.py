@@ -4,6 +4,7 @@ and restoring must not load training, evaluation or plotting."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -55,3 +56,20 @@ def test_the_names_the_cli_shows_match_the_registry_and_manifest():
     assert names.DEFAULT_MODEL in names.PUBLISHED and names.DEFAULT_ARCHITECTURE in names.ARCHITECTURES
     manifest = json.loads((shipped_weights_dir() / "manifest.json").read_text())
     assert names.DEFAULT_MODEL in manifest["models"]
+
+
+def test_the_quick_exit_keeps_unflushed_output_and_the_exit_code():
+    """`run` ends the process without Python's teardown: what a command left in stdout's buffer still arrives."""
+    probe = (
+        "import sys, torch\n"
+        "from edgedeblur_cli import cli\n"
+        "def command():\n"
+        "    sys.stdout.write('unflushed result')\n"
+        "    sys.exit(3)\n"
+        "cli.main = command\n"
+        "cli.run()\n"
+        "print('not reached')\n"
+    )
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as most users run it
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=buffered)
+    assert result.returncode == 3 and result.stdout == "unflushed result", (result.returncode, result.stdout, result.stderr)

@@ -117,6 +117,27 @@ MUTANTS = [
         "            restored[i, :, t : t + vh, l : l + vw] = out[k, :, :vh, :vw] * weight[t : t + vh, l : l + vw]\n",
         ("tests/test_restore_cli.py::test_tiles_equal_the_whole_image",),
     ),
+    Mutant(
+        "the Hub is asked before the shipped copy",
+        "src/edgedeblur_cli/weights.py",
+        "    if has_shipped and not asked_repo:\n",
+        "    if False:\n",
+        ("tests/test_weights.py::test_shipped_copy_is_used_without_asking_the_hub",),
+    ),
+    Mutant(
+        "the quick exit does not flush stdout",
+        "src/edgedeblur_cli/cli.py",
+        "        sys.stdout.flush()\n        sys.stderr.flush()\n",
+        "        pass\n",
+        ("tests/test_startup.py::test_the_quick_exit_keeps_unflushed_output_and_the_exit_code",),
+    ),
+    Mutant(
+        "every PNG is taken for 16-bit",
+        "src/edgedeblur_cli/io.py",
+        '    maybe_16bit = fmt == "TIFF" or (fmt == "PNG" and _png_bit_depth(data) == 16)\n',
+        '    maybe_16bit = fmt == "TIFF" or fmt == "PNG"\n',
+        ("tests/test_restore_cli.py::test_png_headers_tell_8_from_16_bits",),
+    ),
 ]
 
 
