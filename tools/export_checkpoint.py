@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
-from edgedeblur_cli.weights import CONFIG_FILE, WEIGHTS_FILE
+from edgedeblur_cli.models import create_model
+from edgedeblur_cli.weights import CONFIG_FILE, save_model_dir
 
 
 def main() -> None:
@@ -23,11 +22,13 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
+    config = json.loads((args.run / CONFIG_FILE).read_text())
     # Our own checkpoint, written by `edgedeblur train` on this machine: never a file from the network.
     payload = torch.load(args.run / "checkpoint.pt", map_location="cpu", weights_only=False)
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in payload["model"].items()}, str(args.out / WEIGHTS_FILE))
-    shutil.copy(args.run / CONFIG_FILE, args.out / CONFIG_FILE)
+    model = create_model(config["architecture"], config.get("config", {}))
+    model.load_state_dict(payload["model"])
+    # The project's writer: atomic files and a SHA256SUMS that `--init` checks.
+    save_model_dir(model, config["architecture"], args.out)
     state = json.loads(payload["state"])
     print(f"{args.run}/checkpoint.pt (after epoch {state['epoch']}) -> {args.out}")
 
