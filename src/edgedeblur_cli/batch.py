@@ -218,7 +218,8 @@ def run_jobs(
     summary = Summary()
     results: dict[int, dict] = {}
     input_keys = set(real_paths([j.source for j in jobs if j.source is not None]))
-    output_keys = iter(real_paths([d for j in jobs for d in j.outputs.values() if d != STDIO]))
+    destinations = [d for j in jobs for d in j.outputs.values() if d != STDIO]
+    output_key = dict(zip(destinations, real_paths(destinations)))
     bar = None
     if progress:
         from tqdm import tqdm
@@ -240,7 +241,7 @@ def run_jobs(
     todo: list[tuple[int, Job]] = []
     claimed: dict[str, str] = {}
     for index, job in enumerate(jobs):
-        files = [next(output_keys) for d in job.outputs.values() if d != STDIO]
+        files = [output_key[d] for d in job.outputs.values() if d != STDIO]
         clash = next((f for f in files if f in claimed), None)
         if clash is not None:
             fail(index, job, f"output {clash} is also the output of {claimed[clash]}; rename one of them or use --suffix/--ext")
@@ -249,7 +250,7 @@ def run_jobs(
         main = job.outputs["main"]
         if main != STDIO:
             main_path = Path(main)
-            if files[0] in input_keys:  # "main" comes first in every job's outputs
+            if output_key[main] in input_keys:
                 fail(index, job, f"output {main_path} would overwrite an input; choose another -o or --suffix")
                 continue
             if main_path.exists() and not overwrite:

@@ -88,7 +88,7 @@ def run() -> None:
         code = 0
     except SystemExit as exc:
         code = exc.code
-    if "torch" not in sys.modules or not _only_this_thread_left() or not isinstance(code, (int, type(None))):
+    if "torch" not in sys.modules or not _nothing_else_running() or not isinstance(code, (int, type(None))):
         sys.exit(code)
     try:
         sys.stdout.flush()
@@ -98,7 +98,7 @@ def run() -> None:
     os._exit(code or 0)
 
 
-def _only_this_thread_left() -> bool:
+def _nothing_else_running() -> bool:
     import threading
 
     if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
