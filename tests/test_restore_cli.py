@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from edgedeblur_cli.cli import main
 from edgedeblur_cli.io import ImageWriteError, read_image, write_atomic
@@ -144,16 +144,23 @@ def test_png_headers_tell_8_from_16_bits(tmp_path, monkeypatch):
     from edgedeblur_cli import io as image_io
 
     Image.fromarray(synthetic_photo(8, 8)).save(tmp_path / "eight.png")
+    texted = PngImagePlugin.PngInfo()
+    texted.add_text("Comment", "read by Pillow")  # not a plain PNG: Pillow decodes it
+    Image.fromarray(synthetic_photo(8, 8)).save(tmp_path / "eight-text.png", pnginfo=texted)
     cv2.imwrite(str(tmp_path / "sixteen.png"), (synthetic_photo(8, 8).astype(np.uint16) * 257))
     assert image_io._png_bit_depth((tmp_path / "eight.png").read_bytes()) == 8
     assert image_io._png_bit_depth((tmp_path / "sixteen.png").read_bytes()) == 16
     assert image_io._png_bit_depth(b"not a png") is None
 
-    def no_second_decode(*args, **kwargs):
-        raise AssertionError("an 8-bit PNG was decoded a second time")
-
-    monkeypatch.setattr(image_io.cv2, "imdecode", no_second_decode)
-    assert image_io.read_image(tmp_path / "eight.png").bit_depth == 8
+    decodes = []
+    opencv_decode, pillow_decoder = image_io.cv2.imdecode, Image._getdecoder
+    monkeypatch.setattr(image_io.cv2, "imdecode", lambda *a, **k: decodes.append("opencv") or opencv_decode(*a, **k))
+    monkeypatch.setattr(Image, "_getdecoder", lambda *a, **k: decodes.append("pillow") or pillow_decoder(*a, **k))
+    for name in ("eight.png", "eight-text.png"):
+        decodes.clear()
+        assert image_io.read_image(tmp_path / name).bit_depth == 8
+        assert len(decodes) == 1, f"{name} was decoded {decodes}"
+    assert image_io.read_image(tmp_path / "sixteen.png").bit_depth == 16
 
 
 def test_json_results(runner, tiny_model_dir, photo_dir, tmp_path):

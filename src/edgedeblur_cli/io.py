@@ -11,6 +11,7 @@ import io as _io
 import os
 import tempfile
 import warnings
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -74,6 +75,10 @@ def read_image(source: str | os.PathLike | bytes) -> ImageData:
     data = source if isinstance(source, bytes) else _read_bytes(Path(source))
     if not data:
         raise ImageReadError("empty file")
+    if _is_plain_png(data):
+        plain = _decode_plain_png(data)
+        if plain is not None:
+            return plain
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's notes on odd but readable files are not for users
@@ -128,6 +133,11 @@ def _from_pil(img: Image.Image, data: bytes) -> ImageData:
     else:
         bit_depth = 16 if mode.startswith("I;16") else 8
         array = _pil_to_float(ImageOps.exif_transpose(img) if orientation != 1 else img)
+    return _image_data(array, bit_depth, icc, exif, fmt)
+
+
+def _image_data(array: np.ndarray, bit_depth: int, icc: bytes | None, exif: bytes | None, fmt: str | None) -> ImageData:
+    """(H, W[, C]) float32 in [0, 1], C in 1 (L), 2 (LA), 3 (RGB), 4 (RGBA) -> ``ImageData``."""
     if array.ndim == 2:
         array = array[..., None]
     channels = array.shape[2]
@@ -138,6 +148,74 @@ def _from_pil(img: Image.Image, data: bytes) -> ImageData:
     if pixels.shape[0] < 1 or pixels.shape[1] < 1:
         raise ImageReadError("image has no pixels")
     return ImageData(np.ascontiguousarray(pixels, dtype=np.float32), alpha, grayscale, bit_depth, icc, exif, fmt)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Chunks that change no pixel and carry nothing we keep: a PNG made of these alone is "plain".
+# iCCP, eXIf and text chunks (EXIF may hide in one) hold metadata we carry over; PLTE, tRNS,
+# gAMA, sBIT and the like change what the pixels mean; all of them go through Pillow.
+_PLAIN_PNG_CHUNKS = frozenset({b"IHDR", b"IDAT", b"IEND", b"pHYs", b"sRGB", b"tIME"})
+_PLAIN_PNG_CHANNELS = {0: 1, 2: 3, 6: 4}  # colour type -> channels: gray, RGB, RGBA (not palette, not gray + alpha)
+# Thumbnails and screenshots, where decoding is a real share of the work; bigger PNGs spend their
+# time in the network, and checking them here would inflate a whole extra copy of their pixels.
+_PLAIN_PNG_MAX_PIXELS = 1 << 22
+
+
+def _is_plain_png(data: bytes) -> bool:
+    """True for a sound, non-interlaced 8-bit gray, RGB or RGBA PNG of up to ~4 MP holding nothing but pixels.
+
+    Sound means every chunk's CRC matches, the file reaches IEND, and the compressed rows
+    inflate to exactly the rows the header declares, each with a valid filter byte: nothing
+    for libpng (inside OpenCV) to complain about on stderr, where it writes on its own. A file
+    that fails goes to Pillow, which says in one line what is wrong with it.
+    """
+    if len(data) < 45 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return False
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    bit_depth, color_type, interlace = data[24], data[25], data[28]
+    channels = _PLAIN_PNG_CHANNELS.get(color_type)
+    if bit_depth != 8 or channels is None or interlace != 0 or not 0 < width * height <= _PLAIN_PNG_MAX_PIXELS:
+        return False
+    view = memoryview(data)
+    compressed = []
+    position = 8
+    while position + 12 <= len(data):
+        length = int.from_bytes(view[position : position + 4], "big")
+        end = position + 12 + length
+        kind = bytes(view[position + 4 : position + 8])
+        if end > len(data) or kind not in _PLAIN_PNG_CHUNKS:
+            return False
+        if zlib.crc32(view[position + 4 : end - 4]) != int.from_bytes(view[end - 4 : end], "big"):
+            return False
+        if kind == b"IDAT":
+            compressed.append(view[position + 8 : end - 4])
+        elif kind == b"IEND":
+            return _rows_are_sound(b"".join(compressed), height, 1 + width * channels)
+        position = end
+    return False
+
+
+def _rows_are_sound(compressed: bytes, height: int, row_bytes: int) -> bool:
+    """The zlib stream inflates completely to ``height`` rows of ``row_bytes``, each starting with a filter type 0-4."""
+    inflater = zlib.decompressobj()
+    try:
+        rows = inflater.decompress(compressed, height * row_bytes + 1)
+    except zlib.error:
+        return False
+    if len(rows) != height * row_bytes or not inflater.eof:
+        return False
+    return bool((np.frombuffer(rows, np.uint8)[::row_bytes] <= 4).all())
+
+
+def _decode_plain_png(data: bytes) -> ImageData | None:
+    """OpenCV decodes a plain PNG (see ``_is_plain_png``) 3-4x faster than Pillow, the same pixels; None if it cannot."""
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint8:
+        return None
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    values = array.astype(np.float32)
+    return _image_data(np.divide(values, 255.0, out=values), 8, None, None, "PNG")
 
 
 def _png_bit_depth(data: bytes) -> int | None:
@@ -213,6 +291,8 @@ def encode_image(image: ImageData, ext: str, quality: int = 95) -> bytes:
     if image.bit_depth == 16 and ext in SIXTEEN_BIT_FORMATS:
         return _encode_16bit(_quantize(image.pixels, alpha, image.grayscale, np.uint16), ext)
     as_uint8 = _quantize(image.pixels, alpha, image.grayscale, np.uint8)
+    if fmt == "PNG" and not image.icc_profile and not image.exif and as_uint8.shape[2] != 2:
+        return _encode_plain_png(as_uint8)
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[as_uint8.shape[2]]
     if fmt == "BMP" and mode == "LA":
         as_uint8, mode = as_uint8[..., :1], "L"
@@ -240,11 +320,28 @@ def _quantize(pixels: np.ndarray, alpha: np.ndarray | None, grayscale: bool, dty
     scale = float(np.iinfo(dtype).max)
     for top in range(0, height, 256):
         rows = slice(top, top + 256)
-        band = np.clip(np.nan_to_num(pixels[rows]), 0, 1)
+        # fmax/fmin take the number over a NaN: NaN -> 0, -inf -> 0, +inf -> 1, as nan_to_num then
+        # clip would, in two passes instead of six (a third of the time of encoding a thumbnail).
+        band = np.fmax(pixels[rows], 0)
+        np.fmin(band, 1, out=band)
         color = band.mean(axis=2, keepdims=True) if grayscale else band
         block = np.concatenate([color, alpha[rows, :, None]], axis=2) if alpha is not None else color
         out[rows] = np.round(block * scale)
     return out
+
+
+def _encode_plain_png(as_uint8: np.ndarray) -> bytes:
+    """(H, W, 1|3|4) uint8 L/RGB/RGBA -> PNG bytes through OpenCV: the same pixels as Pillow's
+    encoder at the same zlib level, 4x faster on thumbnails (no metadata to carry)."""
+    channels = as_uint8.shape[2]
+    if channels == 1:
+        ordered = as_uint8[..., 0]
+    else:
+        ordered = cv2.cvtColor(as_uint8, cv2.COLOR_RGBA2BGRA if channels == 4 else cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".png", ordered, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if not ok:
+        raise ImageWriteError("could not encode a PNG")
+    return encoded.tobytes()
 
 
 def _encode_16bit(as_uint16: np.ndarray, ext: str) -> bytes:
