@@ -201,6 +201,7 @@ def run_jobs(
     progress: bool = False,
     stdout=None,
     io_threads: int = IO_THREADS,
+    decode_ahead: bool = True,
 ) -> Summary:
     """Read, process (same-size images batched) and write every job; returns the counts.
 
@@ -208,10 +209,12 @@ def run_jobs(
     goes through the network in large batches; a ``batch_size`` caps them at that many
     images instead (and ~4 MP).
 
-    Decoding and encoding run in ``io_threads`` threads each, overlapped with ``process``:
-    the next images are decoded and the last results encoded while the network runs, so a
-    GPU does not wait for files. At most ``io_threads`` images are decoded ahead and at most
-    ``io_threads`` results wait to be written, one each once images reach ~4 MP, which
+    With ``decode_ahead``, decoding and encoding run in ``io_threads`` threads each, overlapped
+    with ``process``: the next images are decoded and the last results encoded while the
+    network runs, so a GPU does not wait for files. Without it (a network on the CPU, whose
+    threads the decoders would slow down) they run in the calling thread between calls, and
+    only the writes, which mostly wait on the disk, go to the ``io_threads`` threads. Images
+    decoded ahead and results waiting to be written are bounded by ``room()`` below, which
     bounds memory. ``io_threads=0`` does everything in the calling thread. Results and
     messages keep the order of ``jobs``.
     """
@@ -274,9 +277,9 @@ def run_jobs(
             return io_threads
         return max(io_threads, min(MAX_PENDING_IMAGES, MAX_PENDING_PIXELS // max(last_pixels, 1)))
 
-    readers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-read") if io_threads else None
+    readers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-read") if io_threads and decode_ahead else None
     writers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-write") if io_threads else None
-    writing: deque[tuple[int, Job, Future | list[str]]] = deque()
+    writing: deque[tuple[int, Job, Future | list[str] | Exception]] = deque()
 
     def settle_write(index: int, job: Job, outcome: Future | list[str] | Exception) -> None:
         if isinstance(outcome, Future):
@@ -291,10 +294,15 @@ def run_jobs(
 
     def write(index: int, job: Job, outputs: dict[str, ImageData]) -> None:
         if writers is None:
-            settle_write(index, job, _write_outputs(job, outputs, quality, stdout))
+            settle_write(index, job, _store_outputs(_encode_outputs(job, outputs, quality), stdout))
             return
-        writing.append((index, job, writers.submit(_write_outputs, job, outputs, quality, stdout)))
-        while len(writing) > room():  # bounded: each waiting result holds a whole image
+        if decode_ahead:
+            task: Future | list[str] | Exception = writers.submit(_write_outputs, job, outputs, quality, stdout)
+        else:
+            encoded = _encode_outputs(job, outputs, quality)
+            task = encoded if isinstance(encoded, Exception) else writers.submit(_store_outputs, encoded, stdout)
+        writing.append((index, job, task))
+        while len(writing) > room():  # bounded: each waiting result holds a whole image (or its file's bytes)
             settle_write(*writing.popleft())
 
     pending: list[tuple[int, Job, ImageData]] = []
@@ -377,13 +385,28 @@ def _decoded(todo: list[tuple[int, Job]], readers: ThreadPoolExecutor | None, ah
 
 def _write_outputs(job: Job, outputs: dict[str, ImageData], quality: int, stdout=None) -> list[str] | ImageWriteError | OSError:
     """Encode and atomically write each output of a job; returns where they went, or why not."""
-    written = []
+    return _store_outputs(_encode_outputs(job, outputs, quality), stdout)
+
+
+def _encode_outputs(job: Job, outputs: dict[str, ImageData], quality: int) -> list[tuple[Path | str, bytes]] | ImageWriteError:
+    """Each output of a job that was produced, encoded: (destination, file bytes) pairs, or why one could not be."""
+    encoded = []
     try:
         for kind, destination in job.outputs.items():
-            if kind not in outputs:
-                continue
-            ext = job.ext if kind == "main" else "png"
-            data = encode_image(outputs[kind], ext, quality)
+            if kind in outputs:
+                encoded.append((destination, encode_image(outputs[kind], job.ext if kind == "main" else "png", quality)))
+    except ImageWriteError as exc:
+        return exc
+    return encoded
+
+
+def _store_outputs(encoded: list[tuple[Path | str, bytes]] | ImageWriteError, stdout=None) -> list[str] | ImageWriteError | OSError:
+    """Write encoded outputs, atomically (files) or flushed (stdout); returns where they went, or why not."""
+    if isinstance(encoded, Exception):
+        return encoded
+    written = []
+    try:
+        for destination, data in encoded:
             if destination == STDIO:
                 (stdout or sys.stdout.buffer).write(data)
                 (stdout or sys.stdout.buffer).flush()

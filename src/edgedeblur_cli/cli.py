@@ -163,11 +163,12 @@ def _run_file_command(ctx: _Context, verb: str, inputs, output, recursive, suffi
         raise click.UsageError(str(exc)) from None
     if as_json and any(j.outputs["main"] == "-" for j in jobs):
         raise click.UsageError("--json uses stdout: write images to files with -o")
-    process = make_process()
+    process, device_type = make_process()
     try:
         summary = run_jobs(
             jobs,
             process,
+            decode_ahead=device_type != "cpu",
             overwrite=overwrite,
             quality=quality,
             batch_size=batch_size,
@@ -196,6 +197,11 @@ def _restore_options(tile: int, tile_overlap: int | None, batch_size: int, half:
         raise click.UsageError(str(exc)) from None
 
 
+def _device_type(model) -> str:
+    """"cpu", "cuda", "mps": where the model runs (on the CPU, files are decoded between its calls)."""
+    return next(model.parameters()).device.type
+
+
 def _load(ctx: _Context, model_name, weights, hub_repo, device):
     from .restore import load_model
     from .weights import WeightsError
@@ -221,7 +227,7 @@ def restore(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
 
     def make_process():
         model = _load(ctx, model_name, weights, hub_repo, device)
-        return functools.partial(_restore_batch, model, options, bool(save_edges), compare)
+        return functools.partial(_restore_batch, model, options, bool(save_edges), compare), _device_type(model)
 
     extras = {}
     if save_edges:
@@ -294,7 +300,7 @@ def edges(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, q
             results = restore_arrays(model, [im.pixels for im in images], options)
             return [{"main": _edge_image(edge_map)} for _, edge_map in results]
 
-        return process
+        return process, _device_type(model)
 
     _run_file_command(ctx, "written", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, make_process, batch_size)
 
@@ -348,7 +354,7 @@ def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
             outputs.append({"main": image.with_pixels(np.clip(degraded, 0, 1))})
         return outputs
 
-    _run_file_command(ctx, "degraded", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, lambda: process, 1)
+    _run_file_command(ctx, "degraded", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, lambda: (process, "cpu"), 1)
 
 
 # ---------------------------------------------------------------- train
