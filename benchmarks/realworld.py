@@ -9,6 +9,7 @@ PSNR of the mean MSE against the sharp original, and mean SSIM.
 
 Usage (from the repository root, after `pip install '.[train]'`; camera shake needs deepinv):
     python benchmarks/realworld.py [--photos 200] [--model edgedeblur-s --model edgedeblur-blind] [--edge-ablation]
+    python benchmarks/realworld.py --model edgedeblur-blind --strength 1 --strength 0.75 --rows noise   # restore --strength
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from edgedeblur_cli.data import list_images, load_photos
 from edgedeblur_cli.degrade_real import blur, disk_kernel, gaussian_kernel, jpeg, linear_motion_kernel, quantise
 from edgedeblur_cli.metrics import MetricTotals, NSR_GRID, gaussian_kernel2d, wiener_deconvolve_kernels
 from edgedeblur_cli.models import DEFAULT_MODEL
-from edgedeblur_cli.restore import load_model, restore_image
+from edgedeblur_cli.restore import RestoreOptions, load_model, restore_image
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEFAULT_DATA = SHARED / "BSDS500-train-test" / "test"
@@ -178,6 +179,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--edge-ablation", action="store_true", help="also run each model with an empty edge map")
+    parser.add_argument("--strength", type=float, action="append", help="one column per model and strength, as `restore --strength` (default: 1)")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     photos = load_photos(list_images(args.data)[: args.photos])
@@ -188,8 +190,14 @@ def main() -> None:
     }
     if args.edge_ablation:
         models.update({f"{name}, no edges": without_edges(m) for name, m in list(models.items()) if hasattr(m, "edgenet")})
+    strengths = args.strength or [1.0]
+    columns = {  # column name -> (model, how restore runs it)
+        (name if strengths == [1.0] else f"{name} @{strength:g}"): (model, RestoreOptions(strength=strength))
+        for name, model in models.items()
+        for strength in strengths
+    }
     print(f"{len(photos)} BSDS500 test photos; PSNR of the mean MSE / mean SSIM, 8-bit in and out; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    header = f"{'input kind':<31} {'input':>18}  {'classical reference':<34} {'':>19}" + "".join(f"  {n[-19:]:>19}" for n in models)
+    header = f"{'input kind':<31} {'input':>18}  {'classical reference':<34} {'':>19}" + "".join(f"  {n[-19:]:>19}" for n in columns)
     print(header + "\n" + "-" * len(header))
     results = []
     started = time.monotonic()
@@ -200,7 +208,9 @@ def main() -> None:
         row = {"kind": label, "input": score([(c.degraded, c.sharp) for c in cases])}
         ref_name, ref = classical(reference, cases) if reference else ("-", None)
         row["reference"] = {"name": ref_name, **ref} if ref else None
-        row["models"] = {name: score([(restore_image(c.degraded, m), c.sharp) for c in cases]) for name, m in models.items()}
+        row["models"] = {
+            name: score([(restore_image(c.degraded, model, options), c.sharp) for c in cases]) for name, (model, options) in columns.items()
+        }
         results.append(row)
         base = row["input"]["psnr"]
         cells = [cell(row["input"], None), f"{ref_name:<34}", cell(ref, base) if ref else f"{'':>19}"]

@@ -153,13 +153,13 @@ def gpu_restore_options() -> dict[str, RestoreOptions]:
 def end_to_end(model, options: RestoreOptions, folder: Path, out: Path, io_threads: int) -> float:
     """Seconds for `edgedeblur restore folder -o out` in this process: decode, restore, encode."""
     from edgedeblur_cli.batch import OutputPlan, collect_inputs, plan_jobs, run_jobs
-    from edgedeblur_cli.cli import _restore_batch
+    from edgedeblur_cli.cli.restoring import restore_batch
 
     jobs = plan_jobs(collect_inputs((str(folder),), False, print), OutputPlan(str(out), "", None, False))
     started = time.perf_counter()
     summary = run_jobs(
         jobs,
-        lambda images: _restore_batch(model, options, False, False, images),
+        lambda images: restore_batch(model, options, False, False, images),
         overwrite=True,
         quality=95,
         batch_size=options.batch_size,

@@ -62,12 +62,12 @@ def test_the_quick_exit_keeps_unflushed_output_and_the_exit_code():
     """`run` ends the process without Python's teardown: what a command left in stdout's buffer still arrives."""
     probe = (
         "import sys, torch\n"
-        "from edgedeblur_cli import cli\n"
+        "from edgedeblur_cli.cli import app\n"
         "def command():\n"
         "    sys.stdout.write('unflushed result')\n"
         "    sys.exit(3)\n"
-        "cli.main = command\n"
-        "cli.run()\n"
+        "app.main = command\n"
+        "app.run()\n"
         "print('not reached')\n"
     )
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as most users run it

@@ -70,7 +70,7 @@ MUTANTS = [
     ),
     Mutant(
         "restore writes its input unchanged",
-        "src/edgedeblur_cli/cli.py",
+        "src/edgedeblur_cli/cli/restoring.py",
         'out = {"main": image.with_pixels(restored)}',
         'out = {"main": image.with_pixels(image.pixels)}',
         ("tests/test_restore_cli.py::test_the_cli_writes_what_the_network_restores",),
@@ -98,7 +98,7 @@ MUTANTS = [
     ),
     Mutant(
         "the command line imports torch before it knows what it was asked",
-        "src/edgedeblur_cli/cli.py",
+        "src/edgedeblur_cli/cli/app.py",
         "import click\n",
         "import click\nimport torch  # noqa: F401\n",
         ("tests/test_startup.py::test_help_version_and_usage_errors_do_not_import_torch",),
@@ -126,7 +126,7 @@ MUTANTS = [
     ),
     Mutant(
         "the quick exit does not flush stdout",
-        "src/edgedeblur_cli/cli.py",
+        "src/edgedeblur_cli/cli/app.py",
         "        sys.stdout.flush()\n        sys.stderr.flush()\n",
         "        pass\n",
         ("tests/test_startup.py::test_the_quick_exit_keeps_unflushed_output_and_the_exit_code",),
@@ -137,6 +137,27 @@ MUTANTS = [
         '    maybe_16bit = fmt == "TIFF" or (fmt == "PNG" and _png_bit_depth(data) == 16)\n',
         '    maybe_16bit = fmt == "TIFF" or fmt == "PNG"\n',
         ("tests/test_restore_cli.py::test_png_headers_tell_8_from_16_bits",),
+    ),
+    Mutant(
+        "a PNG whose rows do not inflate is handed to OpenCV (libpng prints on stderr)",
+        "src/edgedeblur_cli/io.py",
+        '            return _rows_are_sound(b"".join(compressed), height, 1 + width * channels)\n',
+        "            return True\n",
+        ("tests/test_codecs.py::test_pngs_with_valid_crcs_but_broken_rows_go_through_pillow",),
+    ),
+    Mutant(
+        "on the CPU, files are decoded beside the network",
+        "src/edgedeblur_cli/cli/common.py",
+        '            decode_ahead=device_type != "cpu",\n',
+        "            decode_ahead=True,\n",
+        ("tests/test_reliability.py::test_the_cli_on_the_cpu_decodes_and_encodes_in_its_own_thread",),
+    ),
+    Mutant(
+        "--strength is ignored",
+        "src/edgedeblur_cli/restore.py",
+        "    if options.strength != 1.0:\n",
+        "    if False:\n",
+        ("tests/test_strength.py",),
     ),
 ]
 

@@ -41,7 +41,8 @@ class RestoreOptions:
     batch_size: most images (or tiles) per network call; batch_pixels caps the pixels of
     one call, so big tiles go one at a time and memory stays bounded. half: fp16 on CUDA.
     None means the device's default: tiles of ``CPU_TILE`` / ``GPU_TILE`` pixels, and
-    calls of that many pixels squared.
+    calls of that many pixels squared. strength: the share of the network's correction
+    applied, in [0, 1]: 1 is the restored image, 0 the input unchanged.
     """
 
     tile: int | None = None
@@ -49,6 +50,7 @@ class RestoreOptions:
     batch_size: int = 4
     batch_pixels: int | None = None
     half: bool = False
+    strength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.tile is not None and self.tile < 32:
@@ -57,6 +59,8 @@ class RestoreOptions:
             raise ValueError(f"tile overlap must be in [0, tile/2), got {self.tile_overlap}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+        if not 0.0 <= self.strength <= 1.0:
+            raise ValueError(f"strength must be in [0, 1], got {self.strength}")
 
 
 def for_device(options: RestoreOptions, device: torch.device) -> RestoreOptions:
@@ -215,8 +219,18 @@ def _restore_tensor(
     n, _, h, w = images.shape
     tile = max(multiple, options.tile // multiple * multiple)
     if _round_up(h, multiple) <= tile and _round_up(w, multiple) <= tile:
-        return _run(model, images, device, options.half, with_edges, clamp=True)  # the model pads and crops itself
-    return _tiled(model, images, tile, multiple, options, device, with_edges)
+        restored, edges = _run(model, images, device, options.half, with_edges, clamp=True)  # the model pads and crops itself
+    else:
+        restored, edges = _tiled(model, images, tile, multiple, options, device, with_edges)
+    if options.strength != 1.0:
+        _keep_share(restored, images, options.strength)
+    return restored, edges
+
+
+@torch.inference_mode()
+def _keep_share(restored: torch.Tensor, images: torch.Tensor, strength: float) -> None:
+    """restored <- images + strength * (restored - images), in place: no second whole-image buffer for a big photo."""
+    restored.sub_(images).mul_(strength).add_(images)
 
 
 def _tile_input(image: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
