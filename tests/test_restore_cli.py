@@ -362,13 +362,24 @@ def test_save_edges_and_compare(runner, tiny_model_dir, photo_dir, tmp_path):
     assert compare.size[0] > 3 * 56
 
 
-def test_outputs_get_normal_permissions(tmp_path):
+def test_outputs_get_normal_permissions(tmp_path, monkeypatch):
     old = os.umask(0o022)
+    (tmp_path / "private.png").write_bytes(b"old")
+    os.chmod(tmp_path / "private.png", 0o600)
+
+    def no_umask(mask):  # the umask is process-wide: setting it, even to read it, races other writer threads
+        raise AssertionError("write_atomic changed the process umask")
+
     try:
+        monkeypatch.setattr(os, "umask", no_umask)
         write_atomic(tmp_path / "new.png", b"data")
+        write_atomic(tmp_path / "private.png", b"new")
     finally:
+        monkeypatch.undo()
         os.umask(old)
-    assert (tmp_path / "new.png").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "new.png").stat().st_mode & 0o777 == 0o644  # 0666 less the umask, as open() makes it
+    assert (tmp_path / "private.png").stat().st_mode & 0o777 == 0o600  # a replaced file keeps its mode
+    assert (tmp_path / "private.png").read_bytes() == b"new"
 
 
 def test_out_of_memory_falls_back_to_smaller_tiles():

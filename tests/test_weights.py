@@ -181,3 +181,21 @@ def test_shipped_manifest_matches_shipped_files():
         folder = shipped_weights_dir() / name
         for file, digest in entry.files.items():
             assert sha256_file(folder / file) == digest, f"{name}/{file}"
+
+
+def test_the_bytes_checked_are_the_bytes_loaded(tiny_model_dir, tmp_path):
+    """A file swapped after its check (another process, a racing update) is not what gets loaded."""
+    from conftest import make_tiny_model
+
+    from edgedeblur_cli.weights import save_model_dir
+
+    shipped = tmp_path / "shipped"
+    shutil.copytree(tiny_model_dir, shipped / "tiny")
+    entry = _entry(tiny_model_dir)
+    resolved = resolve_weights("tiny", manifest={"tiny": entry}, shipped_dir=shipped)
+    assert set(resolved.files) == set(entry.files)
+    save_model_dir(make_tiny_model(seed=1), "edgedeblur-s", tmp_path / "other")
+    shutil.copy(tmp_path / "other" / WEIGHTS_FILE, shipped / "tiny" / WEIGHTS_FILE)  # swapped after the check
+    loaded = load_model_dir(resolved.directory, entry.files, resolved.files)
+    original = load_model_dir(tiny_model_dir)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), original.state_dict().values()))

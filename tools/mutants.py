@@ -50,9 +50,16 @@ MUTANTS = [
     Mutant(
         "write_atomic writes straight to the final path",
         "src/edgedeblur_cli/io.py",
-        '        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)\n',
+        "        fd, tmp_name = _create_part_file(path)\n",
         "        fd, tmp_name = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), str(path)\n",
         ("tests/test_restore_cli.py::test_a_failed_rename_leaves_the_destination_absent_or_intact",),
+    ),
+    Mutant(
+        "writing reads the umask by setting it (a folder made meanwhile gets 0777)",
+        "src/edgedeblur_cli/io.py",
+        "        if replaced_mode is not None:\n",
+        "        umask = os.umask(0)\n        os.umask(umask)\n        if replaced_mode is not None:\n",
+        ("tests/test_restore_cli.py::test_outputs_get_normal_permissions",),
     ),
     Mutant(
         "the edge branch trains in the deblur stage",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io as _io
 import os
-import tempfile
+import secrets
 import warnings
 import zlib
 from dataclasses import dataclass, replace
@@ -370,12 +370,13 @@ def write_atomic(path: str | os.PathLike, data: bytes, remove_stale: bool = True
     if remove_stale:
         remove_stale_parts([path])
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        fd, tmp_name = _create_part_file(path)
     except OSError as exc:
         raise ImageWriteError(f"cannot write in {folder} ({exc.strerror or exc})") from exc
     try:
-        # mkstemp creates 0600 files; give the output the mode a plain open() would (or the replaced file's).
-        os.fchmod(fd, _target_mode(path))
+        replaced_mode = _existing_mode(path)
+        if replaced_mode is not None:
+            os.fchmod(fd, replaced_mode)  # a replaced output keeps its mode
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -402,7 +403,7 @@ def remove_stale_parts(paths: list[Path]) -> None:
         except OSError:
             continue  # no folder yet: nothing stale in it
         for entry in entries:
-            # mkstemp names ours ".NAME.XXXXXXXX.part": strip the random part to find NAME.
+            # ours are named ".NAME.RANDOM.part" (_create_part_file): strip the random part to find NAME.
             if entry.name.startswith(".") and entry.name.endswith(".part") and entry.name[1:-5].rpartition(".")[0] in names:
                 try:
                     os.unlink(entry.path)
@@ -410,13 +411,27 @@ def remove_stale_parts(paths: list[Path]) -> None:
                     pass
 
 
-def _target_mode(path: Path) -> int:
+def _create_part_file(path: Path) -> tuple[int, str]:
+    """Create ``.NAME.RANDOM.part`` beside ``path``, exclusively, for writing: (fd, its path).
+
+    Created with mode 0666 less the umask, as a plain ``open()`` would create the output, the
+    kernel applying the umask: reading the umask in Python means setting it, for an instant in
+    which a folder another writer thread makes would get 0777.
+    """
+    for _ in range(100):
+        name = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}.part")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
+def _existing_mode(path: Path) -> int | None:
     try:
         return path.stat().st_mode & 0o777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return None
 
 
 def write_image(path: str | os.PathLike, image: ImageData, ext: str | None = None, quality: int = 95) -> None:

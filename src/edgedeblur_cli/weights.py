@@ -3,7 +3,8 @@
 A model directory holds ``config.json`` (architecture name + config) and ``model.safetensors``,
 the Hugging Face ``PyTorchModelHubMixin`` layout, so ``huggingface-cli upload REPO weights/NAME``
 publishes one as it is. Weights are only ever read with safetensors, and every file named in
-the manifest is checked against its SHA-256 before it is loaded.
+the manifest is checked against its SHA-256 before it is loaded: the bytes checked are the bytes
+loaded, read once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Callable
 from urllib.parse import urlparse
 
 import torch
-from safetensors.torch import load_file, save
+from safetensors.torch import load as load_safetensors, save
 from torch import nn
 
 from .io import write_atomic
@@ -46,10 +47,15 @@ class ManifestEntry:
 
 @dataclass(frozen=True)
 class ResolvedWeights:
-    """A verified model directory and where it came from (``path``, ``cache``, ``hub``, ``shipped``)."""
+    """A verified model directory and where it came from (``path``, ``cache``, ``hub``, ``shipped``).
+
+    files: the bytes that were checked, file name -> contents, when resolution read them; loading
+    those very bytes leaves no moment in which the file could change between check and load.
+    """
 
     directory: Path
     source: str
+    files: dict[str, bytes] | None = None
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -108,39 +114,59 @@ def read_checksums(directory: Path) -> dict[str, str]:
     return sums
 
 
-def verify_files(directory: Path, expected: dict[str, str]) -> None:
-    """Raise ``WeightsError`` unless every file in ``expected`` exists with that SHA-256."""
+def read_verified(directory: Path, expected: dict[str, str]) -> dict[str, bytes]:
+    """The contents of every file in ``expected``, each read once and checked against its SHA-256; raises ``WeightsError``."""
+    contents = {}
     for name, digest in expected.items():
         path = directory / name
-        if not path.is_file():
-            raise WeightsError(f"{path}: missing")
-        actual = sha256_file(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise WeightsError(f"{path}: missing") from None
+        except OSError as exc:
+            raise WeightsError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        actual = hashlib.sha256(data).hexdigest()
         if actual != digest:
             raise WeightsError(
                 f"{path}: SHA-256 mismatch (expected {digest[:12]}..., got {actual[:12]}...); the file is "
                 "truncated, tampered with or not this model. Delete it (or its Hugging Face cache entry) "
                 "so it is fetched again, or pass --weights with a good copy."
             )
+        contents[name] = data
+    return contents
 
 
-def load_model_dir(directory: str | os.PathLike, expected: dict[str, str] | None = None) -> nn.Module:
-    """Build and load the model in ``directory`` (checked against ``expected`` or its SHA256SUMS)."""
+def load_model_dir(directory: str | os.PathLike, expected: dict[str, str] | None = None, files: dict[str, bytes] | None = None) -> nn.Module:
+    """Build and load the model in ``directory`` (checked against ``expected`` or its SHA256SUMS).
+
+    ``files``: contents already read and checked (``ResolvedWeights.files``); whatever is not
+    among them is read here, once, and what is checked is what is loaded.
+    """
     directory = Path(directory)
-    if not (directory / WEIGHTS_FILE).is_file():
+    if not (directory / WEIGHTS_FILE).is_file() and WEIGHTS_FILE not in (files or {}):
         raise WeightsError(f"{directory}: no {WEIGHTS_FILE} here")
-    verify_files(directory, expected if expected is not None else read_checksums(directory))
+    contents = dict(files or {})
+    sums = expected if expected is not None else read_checksums(directory)
+    contents.update(read_verified(directory, {name: digest for name, digest in sums.items() if name not in contents}))
     try:
-        config = json.loads((directory / CONFIG_FILE).read_text())
+        config_bytes = contents[CONFIG_FILE] if CONFIG_FILE in contents else (directory / CONFIG_FILE).read_bytes()
+        config = json.loads(config_bytes)
         model = create_model(config["architecture"], config.get("config", {}))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WeightsError(f"{directory / CONFIG_FILE}: not a valid model config ({exc})") from exc
-    load_state(model, directory / WEIGHTS_FILE)
+    weights_path = directory / WEIGHTS_FILE
+    try:
+        weights = contents[WEIGHTS_FILE] if WEIGHTS_FILE in contents else weights_path.read_bytes()
+    except OSError as exc:
+        raise WeightsError(f"{weights_path}: cannot read ({exc.strerror or exc})") from exc
+    load_state(model, weights, weights_path)
     return model.eval()
 
 
-def load_state(model: nn.Module, path: Path) -> None:
+def load_state(model: nn.Module, data: bytes, path: Path) -> None:
+    """Load safetensors ``data`` (the contents of ``path``, named in errors) into ``model``."""
     try:
-        state = load_file(str(path))
+        state = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error types for corrupt headers
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
     try:
@@ -181,8 +207,7 @@ def resolve_weights(
     shipped_problem = None
     if has_shipped and not asked_repo:
         try:
-            verify_files(shipped, entry.files)
-            return ResolvedWeights(shipped, "shipped")
+            return ResolvedWeights(shipped, "shipped", read_verified(shipped, entry.files))
         except WeightsError as exc:  # a damaged install: the Hub may still have good bytes
             shipped_problem = exc
     try:
@@ -192,9 +217,9 @@ def resolve_weights(
             raise shipped_problem from exc
         problem = str(exc)
     if has_shipped:
-        verify_files(shipped, entry.files)
+        files = read_verified(shipped, entry.files)
         note(f"using the weights shipped with edgedeblur for {name} ({problem})")
-        return ResolvedWeights(shipped, "shipped")
+        return ResolvedWeights(shipped, "shipped", files)
     raise WeightsError(f"cannot get weights for {name}: {problem}; pass --weights PATH")
 
 
@@ -289,4 +314,4 @@ def load_named_model(
     manifest = load_manifest()
     resolved = resolve_weights(name, weights_path, hub_repo, note, manifest)
     expected = manifest[name].files if resolved.source in ("hub", "shipped") else None
-    return load_model_dir(resolved.directory, expected).to(device)
+    return load_model_dir(resolved.directory, expected, resolved.files).to(device)
