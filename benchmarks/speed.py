@@ -307,6 +307,26 @@ def command_line_report(names: list[str], runs: int, count: int = 1000) -> None:
         torch_start = min(timings['python -c "import torch"'])
         for name in names:
             print(f"  one small image with {name}: {min(timings[f'restore one 32x32 PNG --model {name}']) - torch_start:+.2f} s over importing torch")
+        # What no file handling can beat: importing torch, then the network alone on the same pixels.
+        print(f"\nthe network alone on {count} 32x32 images in batches of 64 (in this process, as the CLI runs it), {runs} runs (s, min / median):")
+        floors = {}
+        for name in names:
+            network = network_alone(name, count, runs)
+            floors[name] = torch_start + min(network)
+            over = folder_best[name] - floors[name]
+            print(f"  {name:<18} {min(network):6.2f} / {statistics.median(network):6.2f}; import torch + network {floors[name]:5.2f} s, "
+                  f"the command {folder_best[name]:5.2f} s ({over:+.2f} s for everything else)")
+        for name in names[1:]:
+            print(f"  the most any file handling could give {name} over {names[0]} through the command: {floors[names[0]] / floors[name]:.1f}x")
+
+
+def network_alone(name: str, count: int, runs: int) -> list[float]:
+    """Seconds for ``count`` 32x32 images through the network in batches of 64, the CLI's default for thumbnails."""
+    keep_freed_memory()  # as the CLI does
+    model = load_model(name, device="cpu")
+    images = torch.rand(count, 3, 32, 32)
+    options = RestoreOptions()
+    return timed(lambda: [restore_tensor(model, images[i : i + 64], options) for i in range(0, count, 64)], runs)
 
 
 def main() -> None:
