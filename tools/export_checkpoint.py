@@ -11,8 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
+from edgedeblur_cli.checkpoint import CHECKPOINT_FILE, checkpoint_state, load_checkpoint
 from edgedeblur_cli.models import create_model
 from edgedeblur_cli.weights import CONFIG_FILE, save_model_dir
 
@@ -23,14 +22,12 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     config = json.loads((args.run / CONFIG_FILE).read_text())
-    # Our own checkpoint, written by `edgedeblur train` on this machine: never a file from the network.
-    payload = torch.load(args.run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    payload = load_checkpoint(args.run / CHECKPOINT_FILE)  # the trainer's own reader: tensors only
     model = create_model(config["architecture"], config.get("config", {}))
     model.load_state_dict(payload["model"])
     # The project's writer: atomic files and a SHA256SUMS that `--init` checks.
     save_model_dir(model, config["architecture"], args.out)
-    state = json.loads(payload["state"])
-    print(f"{args.run}/checkpoint.pt (after epoch {state['epoch']}) -> {args.out}")
+    print(f"{args.run}/{CHECKPOINT_FILE} (after epoch {checkpoint_state(payload).epoch}) -> {args.out}")
 
 
 if __name__ == "__main__":

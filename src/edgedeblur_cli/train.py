@@ -7,14 +7,12 @@ training state, written atomically every epoch), ``log.csv`` and ``loss.png``.
 
 from __future__ import annotations
 
-import io as _io
-import json
 import math
 import os
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +25,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from .checkpoint import CHECKPOINT_FILE, TrainState, checkpoint_state, diverged, load_checkpoint, save_checkpoint, scheduled_lr
 from .data import (
     DatasetSpec,
     FixedPairs,
@@ -40,13 +39,11 @@ from .data import (
 from .degrade import DegradeConfig
 from .distributed import init_distributed
 from .edges import canny_targets, edge_network
-from .io import write_atomic
 from .models import create_model
 from .stages import StageLoss, restoration_loss, restore_with_edges, set_trainable
 from .training_log import psnr_note, val_psnr, write_log
 from .weights import load_named_model, save_model_dir
 
-CHECKPOINT_FILE = "checkpoint.pt"
 STAGES = ("edges", "deblur", "all", "joint")
 DEFAULT_STAGE = {"seed": "all", "unet": "deblur", "edgedeblur-s-noedge": "deblur"}
 
@@ -82,19 +79,6 @@ class TrainConfig:
     def stages(self) -> list[str]:
         stage = DEFAULT_STAGE.get(self.model, "joint") if self.stage == "auto" else self.stage
         return ["edges", "deblur"] if stage == "all" else [stage]
-
-
-@dataclass
-class TrainState:
-    """What a checkpoint holds besides the networks and optimizers."""
-
-    stage_index: int = 0
-    epoch: int = 0  # epochs finished in the current stage
-    best_loss: float = math.inf
-    bad_epochs: int = 0
-    lr_scale: float = 1.0  # halved each time training diverges
-    schedule_start: int | None = None  # epoch at which the cosine schedule began (kept across --resume)
-    history: list[dict] = field(default_factory=list)
 
 
 def _autocast(device: torch.device):
@@ -189,14 +173,7 @@ class Trainer:
         return torch.optim.Adam(params, lr=self.config.lr * self.state.lr_scale)
 
     def _diverged(self) -> bool:
-        """The last epoch's validation loss is non-finite or 3 dB worse than the best (twice its MSE)."""
-        if not self.state.history:
-            return False
-        last, best = self.state.history[-1]["val_loss"], self.state.best_loss
-        if not math.isfinite(last):
-            return True
-        worse = last > best + math.log10(2) if self.config.loss == "psnr" else last > 2 * best
-        return math.isfinite(best) and worse
+        return diverged(self.state, self.config.loss)
 
     def _recover(self, stage: str, best_state: dict) -> torch.optim.Optimizer:
         """Back to the best weights with half the learning rate and a fresh optimizer."""
@@ -206,38 +183,25 @@ class Trainer:
         return self._new_optimizer(stage)
 
     def _checkpoint(self, optimizer, best_state, disc_optimizer=None) -> None:
-        if not self.dist.is_main:
-            return
-        payload = {
-            "model": self.model.state_dict(),
-            "best_model": best_state,
-            "optimizer": optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "state": json.dumps(asdict(self.state)),
-            "config": json.dumps({"model": self.config.model, "stages": self.stages}),
-        }
-        if self.discriminator is not None:
-            payload["discriminator"] = self.discriminator.state_dict()
-            payload["disc_optimizer"] = disc_optimizer.state_dict() if disc_optimizer else {}
-        buffer = _io.BytesIO()
-        torch.save(payload, buffer)
-        write_atomic(self.out / CHECKPOINT_FILE, buffer.getvalue())
+        if self.dist.is_main:
+            save_checkpoint(
+                self.out / CHECKPOINT_FILE, model=self.model, best_state=best_state, optimizer=optimizer, state=self.state,
+                identity=self._identity(), discriminator=self.discriminator, disc_optimizer=disc_optimizer,
+            )
+
+    def _identity(self) -> dict:
+        """What a checkpoint must have been trained as to be resumed by this run."""
+        return {"model": self.config.model, "stages": self.stages}
 
     def _restore(self) -> dict | None:
         path = self.out / CHECKPOINT_FILE
         if not path.is_file():
             self.log(f"no checkpoint in {self.out}: starting fresh")
             return None
-        payload = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle arbitrary objects
-        saved = json.loads(payload["config"])
-        if saved["model"] != self.config.model or saved["stages"] != self.stages:
-            raise ValueError(
-                f"{path} was trained as model {saved['model']} stages {saved['stages']}, "
-                f"not {self.config.model} {self.stages}; use another --out or the same options"
-            )
+        payload = load_checkpoint(path, self._identity())
         self.model.load_state_dict(payload["model"])
         torch.set_rng_state(payload["torch_rng"])
-        self.state = TrainState(**json.loads(payload["state"]))
+        self.state = checkpoint_state(payload)
         if self.discriminator is not None and "discriminator" in payload:
             self.discriminator.load_state_dict(payload["discriminator"])
         self.log(f"resumed from {path}: stage {self.stages[min(self.state.stage_index, len(self.stages) - 1)]}, epoch {self.state.epoch}")
@@ -413,14 +377,8 @@ class Trainer:
         return mean_loss, out_of_time
 
     def _scheduled_lr(self, epoch_fraction: float) -> float:
-        """The learning rate ``epoch_fraction`` of the way through the current epoch."""
-        c, state = self.config, self.state
-        lr = c.lr * state.lr_scale
-        if c.lr_schedule == "cosine" and state.schedule_start is not None:
-            span = max(1, c.epochs - state.schedule_start)
-            progress = min(1.0, (state.epoch - state.schedule_start + epoch_fraction) / span)
-            lr *= 0.5 * (1 + math.cos(math.pi * progress))
-        return lr
+        c = self.config
+        return scheduled_lr(c.lr, self.state, c.lr_schedule, c.epochs, epoch_fraction)
 
     # ------------------------------------------------------------ outputs
 
