@@ -294,7 +294,7 @@ def run_jobs(
 
     def write(index: int, job: Job, outputs: dict[str, ImageData]) -> None:
         if writers is None:
-            settle_write(index, job, _store_outputs(_encode_outputs(job, outputs, quality), stdout))
+            settle_write(index, job, _write_outputs(job, outputs, quality, stdout))
             return
         if decode_ahead:
             task: Future | list[str] | Exception = writers.submit(_write_outputs, job, outputs, quality, stdout)

@@ -208,7 +208,8 @@ def _rows_are_sound(compressed: bytes, height: int, row_bytes: int) -> bool:
 
 
 def _decode_plain_png(data: bytes) -> ImageData | None:
-    """OpenCV decodes a plain PNG (see ``_is_plain_png``) 3-4x faster than Pillow, the same pixels; None if it cannot."""
+    """A plain PNG (see ``_is_plain_png``) through OpenCV: the same pixels as Pillow, 3.7x faster on thumbnails
+    (1.5x with the check); None if it cannot."""
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None or array.dtype != np.uint8:
         return None
@@ -220,7 +221,7 @@ def _decode_plain_png(data: bytes) -> ImageData | None:
 
 def _png_bit_depth(data: bytes) -> int | None:
     """The bit depth in a PNG's header (IHDR), without decoding it; None if the header is not there."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) > 24:
+    if data[:8] == _PNG_SIGNATURE and data[12:16] == b"IHDR" and len(data) > 24:
         return data[24]
     return None
 
@@ -332,7 +333,7 @@ def _quantize(pixels: np.ndarray, alpha: np.ndarray | None, grayscale: bool, dty
 
 def _encode_plain_png(as_uint8: np.ndarray) -> bytes:
     """(H, W, 1|3|4) uint8 L/RGB/RGBA -> PNG bytes through OpenCV: the same pixels as Pillow's
-    encoder at the same zlib level, 4x faster on thumbnails (no metadata to carry)."""
+    encoder at the same zlib level, about twice as fast on thumbnails (no metadata to carry)."""
     channels = as_uint8.shape[2]
     if channels == 1:
         ordered = as_uint8[..., 0]
