@@ -192,7 +192,7 @@ def main() -> None:
         models.update({f"{name}, no edges": without_edges(m) for name, m in list(models.items()) if hasattr(m, "edgenet")})
     strengths = args.strength or [1.0]
     columns = {  # column name -> (model, how restore runs it)
-        (name if strengths == [1.0] else f"{name} @{strength:g}"): (model, RestoreOptions(strength=strength))
+        (name if strengths == [1.0] else f"{name.replace('edgedeblur-', '')} @{strength:g}"): (model, RestoreOptions(strength=strength))
         for name, model in models.items()
         for strength in strengths
     }

@@ -1,0 +1,61 @@
+"""Where a model's error on real camera noise comes from: what it does to the scene, and the noise it leaves.
+
+On each real noisy/clean pair of ``../shared/data/real-noise-dev`` (validation only, never
+trained on), the model restores both the noisy shot and the clean reference. Printed, as PSNR of
+the mean MSE over the pairs (8-bit in and out, as files hold them):
+- noisy input vs clean reference, and restored noisy vs clean reference (the benchmark's row);
+- restored clean vs clean: what the model changes in a photo with no noise (sharpening, say);
+- restored noisy vs restored clean: how much of the noise its output still carries.
+
+Usage (from the repository root): python benchmarks/real_noise_split.py [--model edgedeblur-blind] [--pairs 80]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+import torch
+
+from edgedeblur_cli.data import load_photos
+from edgedeblur_cli.models import DEFAULT_MODEL
+from edgedeblur_cli.restore import load_model, restore_image
+from realworld import REAL_NOISE  # the real-noise pairs, beside this script's benchmark of real-world inputs
+
+
+def mean_mse(pairs: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    return float(np.mean([np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2) for a, b in pairs]))
+
+
+def psnr(mse: float) -> float:
+    return 10 * math.log10(255**2 / mse) if mse > 0 else math.inf
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--pairs", type=int, default=80)
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    names = sorted(p.name for p in (REAL_NOISE / "noisy").glob("*.jpg"))[: args.pairs]
+    noisy = load_photos([REAL_NOISE / "noisy" / n for n in names])
+    clean = load_photos([REAL_NOISE / "clean" / n for n in names])
+    model = load_model(args.model, device="cpu")
+    restored_noisy = [restore_image(n, model) for n in noisy]
+    restored_clean = [restore_image(c, model) for c in clean]
+    rows = [
+        ("noisy input vs clean reference", mean_mse(list(zip(noisy, clean)))),
+        ("restored noisy vs clean reference", mean_mse(list(zip(restored_noisy, clean)))),
+        ("restored clean vs clean reference (scene change)", mean_mse(list(zip(restored_clean, clean)))),
+        ("restored noisy vs restored clean (noise left)", mean_mse(list(zip(restored_noisy, restored_clean)))),
+    ]
+    print(f"{args.model} on {len(names)} real camera-noise pairs; PSNR of the mean MSE, 8-bit in and out")
+    for label, mse in rows:
+        print(f"  {label:<50} {psnr(mse):6.2f} dB")
+    noise_in, noise_left = rows[0][1], rows[3][1]
+    print(f"  share of the input noise's energy still in the output: {noise_left / noise_in:.2f}")
+
+
+if __name__ == "__main__":
+    main()
