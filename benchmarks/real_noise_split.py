@@ -7,7 +7,13 @@ the mean MSE over the pairs (8-bit in and out, as files hold them):
 - restored clean vs clean: what the model changes in a photo with no noise (sharpening, say);
 - restored noisy vs restored clean: how much of the noise its output still carries.
 
-Usage (from the repository root): python benchmarks/real_noise_split.py [--model edgedeblur-blind] [--pairs 80]
+Then the same share of noise left on held-out BSDS500 test photos given synthetic noise of the
+same strength (std 0.017, about PolyU's): white Gaussian; the realistic family's camera grain
+(``degrade_real.correlated_noise``); that grain then JPEG 95, as a camera saves it. If the
+synthetic grain is left in as the real noise is, it stands in for it while developing, and
+the real pairs stay for validation only.
+
+Usage (from the repository root): python benchmarks/real_noise_split.py [--model edgedeblur-blind] [--pairs 80] [--photos 30]
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ import math
 import numpy as np
 import torch
 
-from edgedeblur_cli.data import load_photos
+from edgedeblur_cli.data import list_images, load_photos
+from edgedeblur_cli.degrade_real import correlated_noise, jpeg, quantise
 from edgedeblur_cli.models import DEFAULT_MODEL
 from edgedeblur_cli.restore import load_model, restore_image
-from realworld import REAL_NOISE  # the real-noise pairs, beside this script's benchmark of real-world inputs
+from realworld import DEFAULT_DATA, REAL_NOISE, to_u8  # the data beside this script's benchmark of real-world inputs
+
+NOISE_STD = 0.017  # about the std of PolyU's real noise (35.5 dB)
 
 
 def mean_mse(pairs: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -36,6 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--pairs", type=int, default=80)
+    parser.add_argument("--photos", type=int, default=30, help="held-out test photos for the synthetic noise rows")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     names = sorted(p.name for p in (REAL_NOISE / "noisy").glob("*.jpg"))[: args.pairs]
@@ -55,6 +66,25 @@ def main() -> None:
         print(f"  {label:<50} {psnr(mse):6.2f} dB")
     noise_in, noise_left = rows[0][1], rows[3][1]
     print(f"  share of the input noise's energy still in the output: {noise_left / noise_in:.2f}")
+    synthetic_rows(model, load_photos(list_images(DEFAULT_DATA)[: args.photos]), np.random.default_rng(args.seed))
+
+
+def synthetic_rows(model: torch.nn.Module, photos: list[np.ndarray], rng: np.random.Generator) -> None:
+    """The share of noise left, on (H, W, 3) uint8 test photos given synthetic noise of PolyU's strength."""
+    kinds = [
+        ("white Gaussian", lambda x: x + NOISE_STD * rng.standard_normal(x.shape).astype(np.float32)),
+        ("camera grain (the training family's)", lambda x: x + NOISE_STD * correlated_noise(x.shape, rng)),
+        ("camera grain, then JPEG 95", lambda x: jpeg(quantise(x + NOISE_STD * correlated_noise(x.shape, rng)), 95)),
+    ]
+    restored_clean = [restore_image(p, model) for p in photos]
+    print(f"\n{len(photos)} held-out test photos with synthetic noise of std {NOISE_STD}: input / restored PSNR, share of noise left")
+    for label, add in kinds:
+        noisy = [to_u8(add(p.astype(np.float32) / 255)) for p in photos]
+        restored = [restore_image(n, model) for n in noisy]
+        noise_in = mean_mse(list(zip(noisy, photos)))
+        out = mean_mse(list(zip(restored, photos)))
+        left = mean_mse(list(zip(restored, restored_clean)))
+        print(f"  {label:<38} {psnr(noise_in):6.2f} -> {psnr(out):6.2f} dB ({psnr(out) - psnr(noise_in):+.2f}), {left / noise_in:.2f} left")
 
 
 if __name__ == "__main__":
