@@ -19,13 +19,13 @@ Usage (from the repository root): python benchmarks/real_noise_split.py [--model
 from __future__ import annotations
 
 import argparse
-import math
 
 import numpy as np
 import torch
 
 from edgedeblur_cli.data import list_images, load_photos
 from edgedeblur_cli.degrade_real import correlated_noise, jpeg, quantise
+from edgedeblur_cli.metrics import psnr_from_mse
 from edgedeblur_cli.models import DEFAULT_MODEL
 from edgedeblur_cli.restore import load_model, restore_image
 from realworld import DEFAULT_DATA, REAL_NOISE, to_u8  # the data beside this script's benchmark of real-world inputs
@@ -38,7 +38,7 @@ def mean_mse(pairs: list[tuple[np.ndarray, np.ndarray]]) -> float:
 
 
 def psnr(mse: float) -> float:
-    return 10 * math.log10(255**2 / mse) if mse > 0 else math.inf
+    return psnr_from_mse(torch.tensor(mse, dtype=torch.float64), 255.0).item()
 
 
 def main() -> None:

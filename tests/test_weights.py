@@ -199,3 +199,17 @@ def test_the_bytes_checked_are_the_bytes_loaded(tiny_model_dir, tmp_path):
     loaded = load_model_dir(resolved.directory, entry.files, resolved.files)
     original = load_model_dir(tiny_model_dir)
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), original.state_dict().values()))
+
+
+def test_a_folder_or_a_published_name_loads_what_it_names(tiny_model_dir):
+    """`train --init` and the tools read their argument as a model folder if it exists, else a published name."""
+    from edgedeblur_cli.weights import load_folder_or_published
+
+    notes = []
+    published = load_folder_or_published("edgedeblur-s", note=notes.append)  # the shipped copy, no Hub asked
+    shipped = load_model_dir(shipped_weights_dir() / "edgedeblur-s", load_manifest()["edgedeblur-s"].files)
+    assert all(torch.equal(a, b) for a, b in zip(published.state_dict().values(), shipped.state_dict().values()))
+    folder = load_folder_or_published(str(tiny_model_dir))
+    tiny = load_model_dir(tiny_model_dir)
+    assert all(torch.equal(a, b) for a, b in zip(folder.state_dict().values(), tiny.state_dict().values()))
+    assert notes == []

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from edgedeblur_cli.models import create_model, model_config_dict
-from edgedeblur_cli.weights import load_named_model, save_model_dir
+from edgedeblur_cli.weights import load_folder_or_published, save_model_dir
 
 
 def main() -> None:
@@ -19,8 +19,7 @@ def main() -> None:
     parser.add_argument("source", help="a published edgedeblur-s-architecture name (edgedeblur-blind) or a model folder")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
-    is_path = Path(args.source).exists()
-    trained = load_named_model("edgedeblur-s" if is_path else args.source, args.source if is_path else None)
+    trained = load_folder_or_published(args.source)
     config = {k: v for k, v in model_config_dict(trained).items() if k != "use_edges"}
     ablated = create_model("edgedeblur-s-noedge", config)
     state = trained.state_dict()

@@ -42,7 +42,7 @@ from .edges import canny_targets, edge_network
 from .models import create_model
 from .stages import StageLoss, restoration_loss, restore_with_edges, set_trainable
 from .training_log import psnr_note, val_psnr, write_log
-from .weights import load_named_model, save_model_dir
+from .weights import load_folder_or_published, save_model_dir
 
 STAGES = ("edges", "deblur", "all", "joint")
 DEFAULT_STAGE = {"seed": "all", "unet": "deblur", "edgedeblur-s-noedge": "deblur"}
@@ -118,8 +118,7 @@ class Trainer:
 
     def _init_from(self, source: str) -> None:
         """Copy trained weights (a model folder or a published name) into the fresh model."""
-        is_path = Path(source).exists()
-        trained = load_named_model(self.config.model if is_path else source, source if is_path else None, note=self.log)
+        trained = load_folder_or_published(source, note=self.log)
         try:
             self.model.load_state_dict(trained.state_dict())
         except RuntimeError:

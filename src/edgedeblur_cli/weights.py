@@ -315,3 +315,9 @@ def load_named_model(
     resolved = resolve_weights(name, weights_path, hub_repo, note, manifest)
     expected = manifest[name].files if resolved.source in ("hub", "shipped") else None
     return load_model_dir(resolved.directory, expected, resolved.files).to(device)
+
+
+def load_folder_or_published(source: str, note: Callable[[str], None] = lambda message: None) -> nn.Module:
+    """The model in ``source`` if it is a path that exists (a model folder or ``.safetensors``), else
+    the published weights of that name (``train --init``'s reading of its argument), in eval mode."""
+    return load_named_model(source, source if Path(source).exists() else None, note=note)
