@@ -1,5 +1,6 @@
 import pickle
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -79,6 +80,18 @@ def test_crops_shrink_and_keep_size():
     assert batch.shape == (5, 3, 32, 32) and batch.max() <= 1
 
 
+def test_factors_below_one_enlarge_crops_softly():
+    """A factor of 0.5 covers 16 source pixels for a 32-pixel crop: the same place, enlarged, smoother."""
+    photo = synthetic_photo(120, 160)
+    enlarged = crop_photo(photo, 32, 0.5, 0.0, 0.0).astype(np.float64)
+    plain = crop_photo(photo, 32, 1.0, 0.0, 0.0).astype(np.float64)
+    assert enlarged.shape == (32, 32, 3)
+    source = cv2.resize(photo[:16, :16], (32, 32), interpolation=cv2.INTER_CUBIC).astype(np.float64)
+    assert np.abs(enlarged - source).max() == 0
+    roughness = lambda a: np.abs(np.diff(a, axis=1)).mean()  # noqa: E731
+    assert roughness(enlarged) < 0.75 * roughness(plain)
+
+
 def test_fixed_pairs_are_reproducible():
     photos = [synthetic_photo(64, 64, i) for i in range(3)]
     a = fixed_pairs(photos, 16, (2, 4), 7, seed=0)
@@ -109,5 +122,7 @@ def test_flips_only_flip():
 
 def test_downscale_parsing():
     assert parse_downscale("2:8") == (2.0, 8.0)
-    with pytest.raises(ValueError):
-        parse_downscale("0.5")
+    assert parse_downscale("0.5:2") == (0.5, 2.0)
+    for bad in ("0.1", "2:1", "a", "1:2:3"):
+        with pytest.raises(ValueError):
+            parse_downscale(bad)

@@ -51,14 +51,21 @@ class FixedPairs:
     sigmas: list[float]
 
 
+MIN_DOWNSCALE = 0.25  # a crop enlarged 4x is already blurrier than any real photo
+
+
 def parse_downscale(text: str) -> tuple[float, float]:
-    """``"2:8"`` -> (2.0, 8.0); ``"4"`` -> (4.0, 4.0). Factors must be >= 1."""
+    """``"2:8"`` -> (2.0, 8.0); ``"4"`` -> (4.0, 4.0); ``"0.5:2"`` -> (0.5, 2.0).
+
+    Factors below 1 enlarge crops: they come out soft at the pixel level, the way a photo at a
+    camera's native resolution is, where downscaled photos are crisper than any camera's.
+    """
     try:
         values = [float(p) for p in text.split(":")]
     except ValueError:
         raise ValueError(f"downscale must be FACTOR or LOW:HIGH, got {text!r}") from None
-    if len(values) not in (1, 2) or values[0] < 1 or values[-1] < values[0]:
-        raise ValueError(f"downscale must be FACTOR or LOW:HIGH with 1 <= LOW <= HIGH, got {text!r}")
+    if len(values) not in (1, 2) or not MIN_DOWNSCALE <= values[0] <= values[-1]:
+        raise ValueError(f"downscale must be FACTOR or LOW:HIGH with {MIN_DOWNSCALE} <= LOW <= HIGH, got {text!r}")
     return values[0], values[-1]
 
 
@@ -152,14 +159,15 @@ def split_train_validation(images: list[np.ndarray], fraction: float = 0.1, seed
 
 
 def crop_photo(photo: np.ndarray, crop: int | None, factor: float, top_frac: float, left_frac: float) -> np.ndarray:
-    """A (crop, crop, 3) uint8 crop of ``photo`` covering ``crop * factor`` source pixels, area-shrunk.
+    """A (crop, crop, 3) uint8 crop of ``photo`` covering ``crop * factor`` source pixels.
 
-    ``top_frac``/``left_frac`` in [0, 1) place the window. No crop returns the whole photo.
+    Area-shrunk for factors above 1, enlarged (bicubic) below 1. ``top_frac``/``left_frac`` in
+    [0, 1) place the window. No crop returns the whole photo.
     """
     if crop is None:
         return photo
     h, w = photo.shape[:2]
-    side = min(h, w, max(crop, int(round(crop * factor))))
+    side = min(h, w, max(2, int(round(crop * factor))))
     top = int(top_frac * (h - side + 1))
     left = int(left_frac * (w - side + 1))
     window = photo[top : top + side, left : left + side]

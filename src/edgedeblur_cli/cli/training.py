@@ -17,7 +17,7 @@ def _dataset_options(func):
     options = [
         click.option("--dataset", required=True, help="'cifar10' or a folder of photos (searched recursively)."),
         click.option("--crop", type=click.IntRange(8), help="Train/evaluate on random square crops of PX pixels."),
-        click.option("--downscale", default="1", show_default=True, help="Shrink crops first by a factor, or LOW:HIGH drawn per crop."),
+        click.option("--downscale", default="1", show_default=True, help="Shrink crops first by a factor, or LOW:HIGH drawn per crop; below 1 enlarges them (soft, like a photo at a camera's native resolution)."),
         click.option("--data-root", envvar="EDGEDEBLUR_DATA", help="Where CIFAR-10 lives or is downloaded [env: EDGEDEBLUR_DATA]."),
     ]
     for option in reversed(options):
