@@ -19,6 +19,7 @@ Usage (from the repository root): python benchmarks/real_noise_split.py [--model
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -43,7 +44,7 @@ def psnr(mse: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="a published name or a model folder")
     parser.add_argument("--pairs", type=int, default=80)
     parser.add_argument("--photos", type=int, default=30, help="held-out test photos for the synthetic noise rows")
     parser.add_argument("--seed", type=int, default=0)
@@ -52,7 +53,7 @@ def main() -> None:
     names = sorted(p.name for p in (REAL_NOISE / "noisy").glob("*.jpg"))[: args.pairs]
     noisy = load_photos([REAL_NOISE / "noisy" / n for n in names])
     clean = load_photos([REAL_NOISE / "clean" / n for n in names])
-    model = load_model(args.model, device="cpu")
+    model = load_model("edgedeblur-s", weights=args.model, device="cpu") if Path(args.model).is_dir() else load_model(args.model, device="cpu")
     restored_noisy = [restore_image(n, model) for n in noisy]
     restored_clean = [restore_image(c, model) for c in clean]
     rows = [
