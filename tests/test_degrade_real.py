@@ -15,13 +15,17 @@ from edgedeblur_cli.data import TrainingSamples, fixed_pairs
 from edgedeblur_cli.degrade import DegradeConfig
 from edgedeblur_cli.degrade_real import (
     MAX_KERNEL,
+    NOISE_ONLY,
+    PRESETS,
     degrade_real,
     disk_kernel,
     draw_kernel,
     gaussian_kernel,
     linear_motion_kernel,
     shake_kernel,
+    training_pair,
 )
+from edgedeblur_cli.names import DEGRADATIONS
 
 from conftest import file_hash, synthetic_photo
 
@@ -93,15 +97,42 @@ def test_training_pairs_and_fixed_pairs_of_the_real_family():
         fixed_pairs(photos, 24, (1.0, 2.0), 6, seed=1, degradation="nope")
 
 
+def _blur_kind(description: str) -> str:
+    parts = description.split("+")
+    return parts[1] if parts[0] == "soft" else parts[0]
+
+
+def test_the_command_line_names_every_preset():
+    assert DEGRADATIONS == ("seed", *PRESETS)
+
+
+def test_the_noise_only_preset_never_blurs_and_mostly_adds_camera_grain():
+    """real-noise: the family's noise and JPEG, and no blur, so a denoiser learns to keep sharpness."""
+    photo = synthetic_photo(48, 48).astype(np.float32) / 255
+    kinds = Counter()
+    for i in range(200):
+        target, degraded, kind = training_pair(photo, np.random.default_rng([3, i]), NOISE_ONLY)
+        parts = kind.split("+")
+        assert _blur_kind(kind) == "none", kind
+        kinds[parts[-1] if parts[-1].startswith("jpeg") else "raw"] += 1
+        kinds[parts[2] if parts[0] == "soft" else parts[1]] += 1
+        if kind in ("none+none", "soft+none+none"):
+            assert np.array_equal(degraded, target)
+    assert kinds["poisson_gaussian"] > 140 and kinds["none"] >= 10 and kinds["gaussian"] >= 10, kinds
+    full = [training_pair(photo, np.random.default_rng([3, i]), PRESETS["real"])[2] for i in range(20)]
+    assert sum(_blur_kind(k) != "none" for k in full) >= 8  # the full family, same seeds, does blur
+
+
 def test_degrade_cli_real_preset_is_reproducible(runner, tmp_path):
     src = tmp_path / "sharp.png"
     Image.fromarray(synthetic_photo(40, 48)).save(src)
     hashes = []
-    for name, seed in (("a.png", "4"), ("b.png", "4"), ("c.png", "5")):
-        result = runner.invoke(main, ["degrade", str(src), "--preset", "real", "--seed", seed, "-o", str(tmp_path / name)])
+    for name, seed, preset in (("a.png", "4", "real"), ("b.png", "4", "real"), ("c.png", "5", "real"), ("d.png", "4", "real-noise")):
+        result = runner.invoke(main, ["degrade", str(src), "--preset", preset, "--seed", seed, "-o", str(tmp_path / name)])
         assert result.exit_code == 0, result.stderr
         hashes.append(file_hash(tmp_path / name))
     assert hashes[0] == hashes[1] != hashes[2]
+    assert hashes[3] not in hashes[:3]
 
 
 def test_evaluate_on_the_real_family_has_no_wiener_row(runner, tiny_model_dir, train_folder):

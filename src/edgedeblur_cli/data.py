@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 
 from .degrade import DegradeConfig, degrade_batch, degrade_random
-from .degrade_real import MARGIN, training_pair
+from .degrade_real import MARGIN, PRESETS, training_pair
 from .io import EXTENSIONS
+from .names import DEGRADATIONS
 
-DEGRADATIONS = ("seed", "real")  # the seed study's blur + noise; the realistic family of degrade_real.py
 
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -192,7 +192,8 @@ class TrainingSamples(torch.utils.data.Dataset):
 
     Each item is ``(sharp, degraded)``, both (3, H, W) float: a sharp crop (or whole image) in
     [0, 1] with the seed's flip augmentation, and its degradation: the seed's (blur + noise,
-    unclipped) or a draw of the realistic family (``degradation="real"``, on the 8-bit grid).
+    unclipped) or a draw of the realistic family (``degradation="real"``, or ``"real-noise"``
+    for its noise and JPEG without blur; on the 8-bit grid).
     Seeding per sample makes a run independent of how samples are split over processes.
     """
 
@@ -221,7 +222,7 @@ class TrainingSamples(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         state = np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(2, np.uint64)
         generator = torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
-        if self.degradation == "real":
+        if self.degradation in PRESETS:
             return self._real_pair(generator, np.random.default_rng(int(state[1])))
         sharp = sample_crops(self.images, self.crop, self.downscale, 1, generator)
         sharp = random_flips(sharp, generator)
@@ -237,7 +238,7 @@ class TrainingSamples(torch.utils.data.Dataset):
         size = None if self.crop is None else self.crop + 2 * margin
         window = sample_crops(self.images, size, self.downscale, 1, generator)
         window = random_flips(window, generator)[0].permute(1, 2, 0).numpy()
-        target, degraded, _ = training_pair(window, rng)
+        target, degraded, _ = training_pair(window, rng, PRESETS[self.degradation])
         inner = slice(margin, window.shape[0] - margin), slice(margin, window.shape[1] - margin)
         as_chw = lambda a: torch.from_numpy(np.ascontiguousarray(a[inner])).permute(2, 0, 1)  # noqa: E731
         return as_chw(target), as_chw(degraded)
@@ -266,7 +267,7 @@ def fixed_pairs(
 
     With ``crop``, crops are spread over the images round-robin (so 10,000 crops from 200
     photos take 50 from each); each crop ``i`` uses its own RNG seeded by (seed, i).
-    ``degradation="real"`` draws from the realistic family (``sigmas`` are then NaN).
+    ``degradation="real"`` (or ``"real-noise"``) draws from the realistic family (``sigmas`` are then NaN).
     """
     if degradation not in DEGRADATIONS:
         raise ValueError(f"degradation must be one of {', '.join(DEGRADATIONS)}, got {degradation!r}")
@@ -274,7 +275,7 @@ def fixed_pairs(
         count = min(count or len(images), len(images))
     else:
         count = count or 10_000
-    margin = MARGIN if degradation == "real" and crop is not None else 0
+    margin = MARGIN if degradation in PRESETS and crop is not None else 0
     sharp, degraded, sigmas = [], [], []
     for i in range(count):
         rng = np.random.default_rng([seed, i])
@@ -282,8 +283,8 @@ def fixed_pairs(
         f = downscale[0] + (downscale[1] - downscale[0]) * rng.random()
         window = crop_photo(photo, None if crop is None else crop + 2 * margin, f, rng.random(), rng.random())
         window = window.astype(np.float32) / 255
-        if degradation == "real":
-            window, noisy, _ = training_pair(window, rng)
+        if degradation in PRESETS:
+            window, noisy, _ = training_pair(window, rng, PRESETS[degradation])
             sigma = float("nan")
         else:
             noisy, sigma = degrade_random(window, rng, config)

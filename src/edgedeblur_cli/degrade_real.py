@@ -52,6 +52,15 @@ class RealDegradeConfig:
     soft_sigma: tuple[float, float] = (0.3, 1.0)
 
 
+# The family's noise and compression with no blur: for a denoiser that leaves sharpness alone.
+# Mostly camera grain, since white noise is what the full family's model already removes best.
+NOISE_ONLY = RealDegradeConfig(
+    blur_none=1.0, blur_gaussian=0.0, blur_defocus=0.0, blur_linear_motion=0.0, blur_shake=0.0, blur_seed=0.0,
+    noise_none=0.1, noise_gaussian=0.1, noise_poisson_gaussian=0.8, camera_grain=1.0,
+)
+PRESETS = {"real": RealDegradeConfig(), "real-noise": NOISE_ONLY}  # --preset / --degradation names
+
+
 def gaussian_kernel(sigma_x: float, sigma_y: float, angle: float, size: int | None = None) -> np.ndarray:
     """A (K, K) anisotropic Gaussian, rotated by ``angle`` radians, summing to 1; K covers 3 sigma."""
     if size is None:

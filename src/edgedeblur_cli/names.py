@@ -1,7 +1,8 @@
-"""Model names the command line shows before it imports torch.
+"""Names the command line shows before it imports torch.
 
 ``tests/test_models.py`` keeps ``ARCHITECTURES`` equal to the registry in ``models/`` and
-``PUBLISHED`` equal to ``weights/manifest.json``.
+``PUBLISHED`` equal to ``weights/manifest.json``; ``tests/test_degrade_real.py`` keeps
+``DEGRADATIONS`` equal to the seed's plus ``degrade_real.PRESETS``.
 """
 
 # Registered architectures (``create_model(name)``), in the registry's order.
@@ -12,3 +13,6 @@ PUBLISHED = ("edgedeblur-s", "seed", "edgedeblur-blind")
 DEFAULT_MODEL = "edgedeblur-blind"
 # The architecture `train` builds unless told otherwise.
 DEFAULT_ARCHITECTURE = "edgedeblur-s"
+# Degradations `degrade --preset`, `train --degradation` and `evaluate --degradation` know: the seed
+# study's; the realistic family; its noise and JPEG without blur.
+DEGRADATIONS = ("seed", "real", "real-noise")

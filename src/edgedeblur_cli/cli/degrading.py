@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .app import main
+from ..names import DEGRADATIONS
 from .common import Context, file_options, run_file_command
 
 
@@ -13,9 +14,10 @@ from .common import Context, file_options, run_file_command
 @click.option("--sigma", default="1:4", show_default=True, help="Blur sigma: a number, or LOW:HIGH drawn uniformly per image.")
 @click.option("--kernel", type=click.IntRange(1), default=5, show_default=True, help="Odd Gaussian kernel size.")
 @click.option("--noise", type=click.FloatRange(0), default=0.02, show_default=True, help="Std of the added Gaussian noise, on [0, 1] pixels.")
-@click.option("--preset", "--degradation", "preset", type=click.Choice(["seed", "real"]), default="seed", show_default=True,
+@click.option("--preset", "--degradation", "preset", type=click.Choice(DEGRADATIONS), default="seed", show_default=True,
               help="seed: the study's Gaussian blur + noise (--sigma, --kernel, --noise); real: a random draw of the blur, "
-                   "noise and JPEG real photos carry (or none), as `train --degradation real` trains on.")
+                   "noise and JPEG real photos carry (or none), as `train --degradation real` trains on; real-noise: "
+                   "the same without blur.")
 @click.option("--seed", type=int, help="Seed: the same seed gives the same output bytes.")
 def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, sigma, kernel, noise, preset, seed):
     """Blur and add noise: exactly as the seed study did, or as real photos are degraded.
@@ -28,9 +30,10 @@ def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
       edgedeblur degrade photo.png --seed 1            # writes photo_degraded.png
       edgedeblur degrade sharp/ -o blurred/ --sigma 2.5 --noise 0.01
       edgedeblur degrade sharp/ -o test/ --preset real --seed 0
+      edgedeblur degrade sharp/ -o noisy/ --preset real-noise --seed 0
     """
     from ..degrade import DegradeConfig, degrade_random, parse_sigma
-    from ..degrade_real import degrade_real
+    from ..degrade_real import PRESETS, degrade_real
 
     ctx = Context(quiet, debug)
     try:
@@ -47,8 +50,8 @@ def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
         outputs = []
         for image in images:
             rng = np.random.default_rng([base_seed, next(counter)])
-            if preset == "real":
-                degraded = degrade_real(image.pixels, rng)[0]
+            if preset in PRESETS:
+                degraded = degrade_real(image.pixels, rng, PRESETS[preset])[0]
             else:
                 degraded, _ = degrade_random(image.pixels, rng, config)
             outputs.append({"main": image.with_pixels(np.clip(degraded, 0, 1))})

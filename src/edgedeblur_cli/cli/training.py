@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..names import ARCHITECTURES, DEFAULT_ARCHITECTURE, DEFAULT_MODEL
+from ..names import ARCHITECTURES, DEFAULT_ARCHITECTURE, DEFAULT_MODEL, DEGRADATIONS
 from .app import main
 from .common import Context, fatal, load_or_exit, stderr
 
@@ -53,8 +53,9 @@ def _dataset_spec(dataset, crop, downscale, data_root):
 @click.option("--init", "init_from", metavar="MODEL", help="Fine-tune: start from these weights (a model folder or a published name such as edgedeblur-s) with a fresh optimizer and epoch count.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--edge-loss", type=click.Choice(["bce", "gan"]), default="bce", show_default=True)
-@click.option("--degradation", type=click.Choice(["seed", "real"]), default="seed", show_default=True,
-              help="seed: the study's 5x5 blur + noise 0.02; real: blur, noise and JPEG as real photos carry them, or none.")
+@click.option("--degradation", type=click.Choice(DEGRADATIONS), default="seed", show_default=True,
+              help="seed: the study's 5x5 blur + noise 0.02; real: blur, noise and JPEG as real photos carry them, or none; "
+                   "real-noise: the same noise and JPEG without blur (for a denoiser).")
 @click.option("--loss", type=click.Choice(["mse", "psnr"]), default="mse", show_default=True,
               help="psnr: the mean per-sample log MSE, so clean and lightly degraded crops count as much as the hard ones.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -96,8 +97,8 @@ def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_
 @_dataset_options
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True, help="CIFAR-10 split (folders are used as given).")
 @click.option("--model", "models", multiple=True, default=[DEFAULT_MODEL], show_default=True, help="A model folder or a published model name; repeatable.")
-@click.option("--degradation", type=click.Choice(["seed", "real"]), default="seed", show_default=True,
-              help="seed: the study's blur + noise; real: the realistic family (no Wiener row: its kernels vary).")
+@click.option("--degradation", type=click.Choice(DEGRADATIONS), default="seed", show_default=True,
+              help="seed: the study's blur + noise; real, real-noise: the realistic family, without blur for real-noise (no Wiener row).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fixed test degradation.")
 @click.option("--limit", type=click.IntRange(1), help="Number of test images or crops (default: all images, 10000 crops).")
 @click.option("--device", default="auto", show_default=True)
