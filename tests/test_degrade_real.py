@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -17,12 +18,15 @@ from edgedeblur_cli.degrade_real import (
     MAX_KERNEL,
     NOISE_ONLY,
     PRESETS,
+    add_noise,
     degrade_real,
     disk_kernel,
     draw_kernel,
     gaussian_kernel,
     linear_motion_kernel,
+    linear_to_srgb,
     shake_kernel,
+    srgb_to_linear,
     training_pair,
 )
 from edgedeblur_cli.names import DEGRADATIONS
@@ -121,6 +125,27 @@ def test_the_noise_only_preset_never_blurs_and_mostly_adds_camera_grain():
     assert kinds["poisson_gaussian"] > 140 and kinds["none"] >= 10 and kinds["gaussian"] >= 10, kinds
     full = [training_pair(photo, np.random.default_rng([3, i]), PRESETS["real"])[2] for i in range(20)]
     assert sum(_blur_kind(k) != "none" for k in full) >= 8  # the full family, same seeds, does blur
+
+
+def test_noise_in_linear_light_is_stronger_in_dark_tones_as_a_cameras_is():
+    """Real camera noise is gamma-encoded with the picture: darker tones come out noisier (PolyU: 1.27x)."""
+    x = np.linspace(0, 1, 1001, dtype=np.float32)
+    assert np.abs(linear_to_srgb(srgb_to_linear(x)) - x).max() < 1e-5
+    ramp = np.repeat(np.linspace(0.1, 0.9, 64, dtype=np.float32)[None, :, None], 64, axis=0).repeat(3, axis=2)
+    dark, bright = (slice(None), slice(4, 16)), (slice(None), slice(48, 60))
+
+    def dark_over_bright(linear_light: float) -> float:
+        config = dataclasses.replace(NOISE_ONLY, noise_none=0, noise_gaussian=0, camera_grain=0, linear_light=linear_light)
+        ratios = []
+        for i in range(20):
+            kind, noisy = add_noise(ramp, np.random.default_rng([5, i]), config)
+            assert kind == "poisson_gaussian"
+            noise = noisy - ramp
+            ratios.append(noise[dark].std() / noise[bright].std())
+        return float(np.median(ratios))
+
+    assert dark_over_bright(1.0) > 1.15
+    assert dark_over_bright(0.0) < 0.9  # added to the sRGB values, bright tones are the noisier
 
 
 def test_degrade_cli_real_preset_is_reproducible(runner, tmp_path):

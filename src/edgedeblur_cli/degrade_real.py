@@ -8,9 +8,11 @@ clean, noise-only, blur-only and fully degraded inputs are all in the mix:
   trajectories (deepinv's ``MotionBlurGenerator``, about 8-25 px); the seed's 5x5 Gaussian;
 - noise: none; Gaussian (std up to 0.05); Poisson-Gaussian (signal-dependent), most of the
   time with the grain a camera's processing leaves (correlated across neighbouring pixels at
-  two scales and across channels);
+  two scales and across channels), and optionally (``linear_light``) added in linear light and
+  gamma-encoded, so that dark tones are the noisier, as in a camera's JPEGs;
 - 8-bit quantisation (a file holds 8 bits), then JPEG at quality 50-100 some of the time.
 
+``PRESETS`` names the family (``real``) and its noise and JPEG alone (``real-noise``).
 Everything is (H, W, 3) float32 in [0, 1], numpy and OpenCV, one image at a time, so data
 loader workers can run it. The camera-shake kernels need the ``deepinv`` package (the
 ``train`` extra), imported only when such a kernel is drawn.
@@ -42,6 +44,11 @@ class RealDegradeConfig:
     noise_gaussian: float = 0.30
     noise_poisson_gaussian: float = 0.45
     camera_grain: float = 0.6  # share of the Poisson-Gaussian noise with a camera's grain
+    # Share of the Poisson-Gaussian noise added in linear light, then gamma-encoded as a camera
+    # does: darker tones come out noisier than bright ones, as in real camera noise (PolyU: dark
+    # tones 1.27x the std of bright ones; added to the sRGB values it is the other way round).
+    linear_light: float = 0.0
+    max_linear_read_noise: float = 0.002  # b in linear light, where the sRGB curve multiplies it up to 12.9x
     jpeg: float = 0.35  # chance of JPEG compression after quantisation
     max_gaussian_noise: float = 0.05
     max_sigma: float = 4.0
@@ -56,7 +63,7 @@ class RealDegradeConfig:
 # Mostly camera grain, since white noise is what the full family's model already removes best.
 NOISE_ONLY = RealDegradeConfig(
     blur_none=1.0, blur_gaussian=0.0, blur_defocus=0.0, blur_linear_motion=0.0, blur_shake=0.0, blur_seed=0.0,
-    noise_none=0.1, noise_gaussian=0.1, noise_poisson_gaussian=0.8, camera_grain=1.0,
+    noise_none=0.1, noise_gaussian=0.1, noise_poisson_gaussian=0.8, camera_grain=1.0, linear_light=0.7,
 )
 PRESETS = {"real": RealDegradeConfig(), "real-noise": NOISE_ONLY}  # --preset / --degradation names
 
@@ -182,9 +189,24 @@ def add_noise(image: np.ndarray, rng: np.random.Generator, config: RealDegradeCo
     # Poisson-Gaussian: variance a * signal + b^2, the usual model of a raw sensor.
     a = 10 ** rng.uniform(-4, -2)
     b = rng.uniform(0, 0.03)
-    std = np.sqrt(a * np.clip(image, 0, 1) + b**2).astype(np.float32)
     noise = correlated_noise(image.shape, rng) if rng.random() < config.camera_grain else rng.standard_normal(image.shape).astype(np.float32)
+    if config.linear_light > 0 and rng.random() < config.linear_light:
+        linear = srgb_to_linear(np.clip(image, 0, 1))
+        b = b / 0.03 * config.max_linear_read_noise
+        return kind, linear_to_srgb(linear + np.sqrt(a * linear + b**2).astype(np.float32) * noise)
+    std = np.sqrt(a * np.clip(image, 0, 1) + b**2).astype(np.float32)
     return kind, image + std * noise
+
+
+def srgb_to_linear(image: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] -> linear light in [0, 1] (IEC 61966-2-1)."""
+    return np.where(image <= 0.04045, image / 12.92, ((image + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """Linear light -> sRGB-encoded values; clipped to [0, 1] first, as a camera clips at its black and white levels."""
+    linear = np.clip(linear, 0, 1)
+    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
 def quantise(image: np.ndarray) -> np.ndarray:
