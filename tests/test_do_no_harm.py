@@ -1,4 +1,4 @@
-"""The shipped default weights on real photos: a clean one comes back as it was, a noisy one comes back closer.
+"""The shipped default and denoising weights on real photos: a clean one comes back as it was, a noisy one closer.
 
 The photos are held-out BSDS500 test photos and a real camera-noise pair from ``../shared/data``
 (CI has it beside the clone).
@@ -30,28 +30,28 @@ def _photos(count: int = 4) -> list[np.ndarray]:
     return [np.asarray(Image.open(p).convert("RGB"))[:240, :240] for p in sorted(TEST_PHOTOS.glob("*.jpg"))[:count]]
 
 
-@pytest.fixture(scope="module")
-def default_model():
-    return load_model(DEFAULT_MODEL, device="cpu")
+@pytest.fixture(scope="module", params=[DEFAULT_MODEL, "edgedeblur-denoise"])
+def shipped_model(request):
+    return load_model(request.param, device="cpu")
 
 
-def test_clean_photos_come_back_nearly_unchanged(default_model):
+def test_clean_photos_come_back_nearly_unchanged(shipped_model):
     photos = _photos()
-    restored = [restore_image(p, default_model) for p in photos]
+    restored = [restore_image(p, shipped_model) for p in photos]
     mse = np.mean([np.mean((r.astype(np.float64) - p) ** 2) for r, p in zip(restored, photos)]) / 255**2
     assert 10 * np.log10(1 / mse) >= 38.0
     assert all(_psnr(r, p) >= 35.0 for r, p in zip(restored, photos))  # and none much changed
 
 
-def test_noisy_photos_come_back_closer_to_their_originals(default_model):
+def test_noisy_photos_come_back_closer_to_their_originals(shipped_model):
     rng = np.random.default_rng(0)
     for photo in _photos():
         noisy = np.clip(np.round(photo + rng.standard_normal(photo.shape) * 0.02 * 255), 0, 255).astype(np.uint8)
-        assert _psnr(restore_image(noisy, default_model), photo) > _psnr(noisy, photo) + 1.0
+        assert _psnr(restore_image(noisy, shipped_model), photo) > _psnr(noisy, photo) + 1.0
 
 
-def test_real_camera_noise_comes_back_closer(default_model):
+def test_real_camera_noise_comes_back_closer(shipped_model):
     name = sorted(p.name for p in (REAL_NOISE / "noisy").glob("*.jpg"))[0]
     noisy = np.asarray(Image.open(REAL_NOISE / "noisy" / name).convert("RGB"))[:256, :256]
     clean = np.asarray(Image.open(REAL_NOISE / "clean" / name).convert("RGB"))[:256, :256]
-    assert _psnr(restore_image(noisy, default_model), clean) > _psnr(noisy, clean)
+    assert _psnr(restore_image(noisy, shipped_model), clean) > _psnr(noisy, clean)

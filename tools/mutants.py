@@ -166,6 +166,27 @@ MUTANTS = [
         "    if False:\n",
         ("tests/test_strength.py",),
     ),
+    Mutant(
+        "the real-noise preset blurs some of its inputs",
+        "src/edgedeblur_cli/degrade_real.py",
+        "    blur_none=1.0, blur_gaussian=0.0,",
+        "    blur_none=0.9, blur_gaussian=0.1,",
+        ("tests/test_degrade_real.py::test_the_noise_only_preset_never_blurs_and_mostly_adds_camera_grain",),
+    ),
+    Mutant(
+        "noise meant for linear light is added to the sRGB values",
+        "src/edgedeblur_cli/degrade_real.py",
+        "        return kind, linear_to_srgb(linear + np.sqrt(a * linear + b**2).astype(np.float32) * noise)\n",
+        "        return kind, image + np.sqrt(a * linear + b**2).astype(np.float32) * noise\n",
+        ("tests/test_degrade_real.py::test_noise_in_linear_light_is_stronger_in_dark_tones_as_a_cameras_is",),
+    ),
+    Mutant(
+        "crops asked to be enlarged are not",
+        "src/edgedeblur_cli/data.py",
+        "    side = min(h, w, max(2, int(round(crop * factor))))\n",
+        "    side = min(h, w, max(crop, int(round(crop * factor))))\n",
+        ("tests/test_data.py::test_factors_below_one_enlarge_crops_softly",),
+    ),
 ]
 
 

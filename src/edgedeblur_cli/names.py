@@ -8,7 +8,7 @@
 # Registered architectures (``create_model(name)``), in the registry's order.
 ARCHITECTURES = ("edgedeblur-s", "edgedeblur-s-noedge", "seed", "seed-edgenet", "unet", "edge-discriminator")
 # Published weights (``load_model(name)``): what `restore`, `edges` and `evaluate` load by name.
-PUBLISHED = ("edgedeblur-s", "seed", "edgedeblur-blind")
+PUBLISHED = ("edgedeblur-s", "seed", "edgedeblur-blind", "edgedeblur-denoise")
 # The weights `restore` and `edges` use unless told otherwise.
 DEFAULT_MODEL = "edgedeblur-blind"
 # The architecture `train` builds unless told otherwise.
