@@ -22,7 +22,6 @@ from .degrade_real import MARGIN, PRESETS, training_pair
 from .io import EXTENSIONS
 from .names import DEGRADATIONS
 
-
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
 CIFAR_TEST_FILES = ["test_batch"]

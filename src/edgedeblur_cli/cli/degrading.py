@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .app import main
 from ..names import DEGRADATIONS
+from .app import main
 from .common import Context, file_options, run_file_command
 
 

@@ -17,6 +17,7 @@ Examples:
   cat a.png | edgedeblur restore - > b.png     # a pipe
   edgedeblur restore big.tif --device cuda --half --compare
   edgedeblur restore noisy.jpg --strength 0.75   # apply three quarters of the correction
+  edgedeblur restore iso6400.jpg --model edgedeblur-denoise   # noisy, not blurred: denoise only
 """
 
 
