@@ -51,6 +51,7 @@ class RealDegradeConfig:
     max_linear_read_noise: float = 0.002  # b in linear light, where the sRGB curve multiplies it up to 12.9x
     jpeg: float = 0.35  # chance of JPEG compression after quantisation
     max_gaussian_noise: float = 0.05
+    max_read_noise: float = 0.03  # b of the Poisson-Gaussian noise added to the sRGB values
     max_sigma: float = 4.0
     max_defocus_radius: float = 5.0
     max_motion_length: int = MAX_KERNEL
@@ -188,11 +189,11 @@ def add_noise(image: np.ndarray, rng: np.random.Generator, config: RealDegradeCo
         return kind, image + np.float32(std) * rng.standard_normal(image.shape).astype(np.float32)
     # Poisson-Gaussian: variance a * signal + b^2, the usual model of a raw sensor.
     a = 10 ** rng.uniform(-4, -2)
-    b = rng.uniform(0, 0.03)
+    b = rng.uniform(0, config.max_read_noise)
     noise = correlated_noise(image.shape, rng) if rng.random() < config.camera_grain else rng.standard_normal(image.shape).astype(np.float32)
     if config.linear_light > 0 and rng.random() < config.linear_light:
         linear = srgb_to_linear(np.clip(image, 0, 1))
-        b = b / 0.03 * config.max_linear_read_noise
+        b = b / config.max_read_noise * config.max_linear_read_noise
         return kind, linear_to_srgb(linear + np.sqrt(a * linear + b**2).astype(np.float32) * noise)
     std = np.sqrt(a * np.clip(image, 0, 1) + b**2).astype(np.float32)
     return kind, image + std * noise
