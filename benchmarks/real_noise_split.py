@@ -19,7 +19,6 @@ Usage (from the repository root): python benchmarks/real_noise_split.py [--model
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,8 +27,8 @@ from edgedeblur_cli.data import list_images, load_photos
 from edgedeblur_cli.degrade_real import correlated_noise, jpeg, quantise
 from edgedeblur_cli.metrics import psnr_from_mse
 from edgedeblur_cli.models import DEFAULT_MODEL
-from edgedeblur_cli.restore import load_model, restore_image
-from realworld import DEFAULT_DATA, REAL_NOISE, to_u8  # the data beside this script's benchmark of real-world inputs
+from edgedeblur_cli.restore import restore_image
+from realworld import DEFAULT_DATA, REAL_NOISE, load_benchmarked_model, to_u8  # the data beside this script's benchmark of real-world inputs
 
 NOISE_STD = 0.017  # about the std of PolyU's real noise (35.5 dB)
 
@@ -53,7 +52,7 @@ def main() -> None:
     names = sorted(p.name for p in (REAL_NOISE / "noisy").glob("*.jpg"))[: args.pairs]
     noisy = load_photos([REAL_NOISE / "noisy" / n for n in names])
     clean = load_photos([REAL_NOISE / "clean" / n for n in names])
-    model = load_model("edgedeblur-s", weights=args.model, device="cpu") if Path(args.model).is_dir() else load_model(args.model, device="cpu")
+    model = load_benchmarked_model(args.model)
     restored_noisy = [restore_image(n, model) for n in noisy]
     restored_clean = [restore_image(c, model) for c in clean]
     rows = [

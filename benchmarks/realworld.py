@@ -149,6 +149,11 @@ def classical(kind: str, cases: list[Case]) -> tuple[str, dict[str, float]]:
     return label.format(best), score([(method(c, best), c.sharp) for c in cases])
 
 
+def load_benchmarked_model(name: str) -> torch.nn.Module:
+    """A model folder (a training run's output) or a published name, on the CPU."""
+    return load_model("edgedeblur-s", weights=name, device="cpu") if Path(name).is_dir() else load_model(name, device="cpu")
+
+
 class NoEdges(torch.nn.Module):
     """Stands in for an edge branch: an empty edge map, (N, 3, H, W) -> zeros (N, 1, H, W)."""
 
@@ -184,10 +189,7 @@ def main() -> None:
     torch.set_grad_enabled(False)
     photos = load_photos(list_images(args.data)[: args.photos])
     names = args.model or list(dict.fromkeys(["edgedeblur-s", DEFAULT_MODEL]))
-    models = {
-        name: (load_model("edgedeblur-s", weights=name, device="cpu") if Path(name).is_dir() else load_model(name, device="cpu"))
-        for name in names
-    }
+    models = {name: load_benchmarked_model(name) for name in names}
     if args.edge_ablation:
         models.update({f"{name}, no edges": without_edges(m) for name, m in list(models.items()) if hasattr(m, "edgenet")})
     strengths = args.strength or [1.0]
