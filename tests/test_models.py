@@ -85,3 +85,23 @@ def test_folding_for_inference_keeps_the_outputs():
         folded = model.fold_for_inference()(x)
     assert (expected - folded).abs().max() < 1e-4
     assert (expected - x).abs().max() > 1e-2
+
+
+def test_grown_network_starts_with_the_trained_outputs_and_can_learn():
+    from edgedeblur_cli.models.edgedeblur_s import grow_middle
+
+    torch.manual_seed(0)
+    trained = create_model("edgedeblur-s", {"width": 8, "middle_blocks": 1}).eval()
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    grown = grow_middle(trained, 3)
+    assert grown.config.middle_blocks == 3 and len(grown.middle) == 3
+    x = torch.rand(2, 3, 20, 28)
+    with torch.no_grad():
+        assert torch.equal(grown(x), trained(x))
+    # The new blocks are not dead weight: their residual scales get a gradient at once.
+    grown(x).square().mean().backward()
+    assert grown.middle[2].beta.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="already has 3"):
+        grow_middle(grown, 2)

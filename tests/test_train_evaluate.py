@@ -185,3 +185,17 @@ def test_resumed_fine_tune_continues_from_its_checkpoint(train_folder, tmp_path)
     train(_config(train_folder, tuned, epochs=2, init=str(first), resume=True), log=messages.append)
     assert any(m.startswith("resumed from") for m in messages)
     assert not any("before training" in m for m in messages)
+
+
+def test_init_from_a_grown_network_trains_and_resumes_at_its_size(train_folder, tmp_path, tiny_model_dir):
+    from edgedeblur_cli.models.edgedeblur_s import grow_middle
+    from edgedeblur_cli.weights import save_model_dir
+
+    grown_dir = tmp_path / "grown"
+    save_model_dir(grow_middle(load_model_dir(tiny_model_dir), 3), "edgedeblur-s", grown_dir)
+    run = train(_config(train_folder, tmp_path / "run", epochs=1, init=str(grown_dir), min_delta=0, lr=1e-3), log=lambda m: None)
+    assert len(_checkpoint(run)["model"]) == len(load_model_dir(grown_dir).state_dict())
+    messages = []
+    train(_config(train_folder, run, epochs=2, init=str(grown_dir), resume=True, min_delta=0, lr=1e-3), log=messages.append)
+    assert any(m.startswith("resumed from") for m in messages)
+    assert load_model_dir(run).config.middle_blocks == 3

@@ -46,7 +46,8 @@ def save_checkpoint(
 ) -> None:
     """Write the whole training state to ``path`` atomically (a kill leaves the previous checkpoint).
 
-    ``identity`` (the model name and stages) is checked by ``load_checkpoint`` on resume.
+    ``identity`` (the model name and stages, checked by ``load_checkpoint`` on resume, and the
+    network's config, read back by ``saved_model_config``).
     """
     payload = {
         "model": model.state_dict(),
@@ -77,6 +78,11 @@ def load_checkpoint(path: Path, identity: dict | None = None) -> dict:
             f"not {identity['model']} {identity['stages']}; use another --out or the same options"
         )
     return payload
+
+
+def saved_model_config(payload: dict) -> dict | None:
+    """The network's config a checkpoint was trained with (None in checkpoints older than it)."""
+    return json.loads(payload["config"]).get("model_config")
 
 
 def checkpoint_state(payload: dict) -> TrainState:

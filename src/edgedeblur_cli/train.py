@@ -25,7 +25,16 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from .checkpoint import CHECKPOINT_FILE, TrainState, checkpoint_state, diverged, load_checkpoint, save_checkpoint, scheduled_lr
+from .checkpoint import (
+    CHECKPOINT_FILE,
+    TrainState,
+    checkpoint_state,
+    diverged,
+    load_checkpoint,
+    save_checkpoint,
+    saved_model_config,
+    scheduled_lr,
+)
 from .data import (
     DatasetSpec,
     FixedPairs,
@@ -39,7 +48,7 @@ from .data import (
 from .degrade import DegradeConfig
 from .distributed import init_distributed
 from .edges import canny_targets, edge_network
-from .models import create_model
+from .models import create_model, model_config_dict
 from .stages import StageLoss, restoration_loss, restore_with_edges, set_trainable
 from .training_log import psnr_note, val_psnr, write_log
 from .weights import load_folder_or_published, save_model_dir
@@ -105,25 +114,33 @@ class Trainer:
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)  # the same --seed gives the same initial weights
-        self.model = create_model(config.model).to(self.device)
         self.stages = config.stages()
+        self.model = self._build_model().to(self.device)
         for stage in self.stages:
             if stage in ("edges", "joint") and not hasattr(self.model, "edgenet") and not hasattr(self.model, "logits"):
                 raise ValueError(f"model {config.model!r} has no edge branch: use --stage deblur")
-        if config.init is not None and not (config.resume and (self.out / CHECKPOINT_FILE).is_file()):
-            self._init_from(config.init)  # a resumed fine-tune continues from its checkpoint instead
         self.state = TrainState()
         self.discriminator = create_model("edge-discriminator").to(self.device) if config.edge_loss == "gan" else None
         self._load_data()
 
-    def _init_from(self, source: str) -> None:
-        """Copy trained weights (a model folder or a published name) into the fresh model."""
-        trained = load_folder_or_published(source, note=self.log)
+    def _build_model(self) -> nn.Module:
+        """The network to train, sized as the checkpoint being resumed or the ``--init`` weights
+        say (a grown copy of a published model is trained at its own size), else the default."""
+        c = self.config
+        checkpoint = self.out / CHECKPOINT_FILE
+        if c.resume and checkpoint.is_file():
+            # A resumed fine-tune continues from its checkpoint, not from --init.
+            return create_model(c.model, saved_model_config(load_checkpoint(checkpoint, self._identity())))
+        if c.init is None:
+            return create_model(c.model)
+        trained = load_folder_or_published(c.init, note=self.log)
+        model = create_model(c.model, model_config_dict(trained))
         try:
-            self.model.load_state_dict(trained.state_dict())
+            model.load_state_dict(trained.state_dict())
         except RuntimeError:
-            raise ValueError(f"--init {source}: its weights do not fit model {self.config.model!r}") from None
-        self.log(f"starting from the weights of {source}")
+            raise ValueError(f"--init {c.init}: its weights do not fit model {c.model!r}") from None
+        self.log(f"starting from the weights of {c.init}")
+        return model
 
     # ------------------------------------------------------------ data
 
@@ -185,7 +202,8 @@ class Trainer:
         if self.dist.is_main:
             save_checkpoint(
                 self.out / CHECKPOINT_FILE, model=self.model, best_state=best_state, optimizer=optimizer, state=self.state,
-                identity=self._identity(), discriminator=self.discriminator, disc_optimizer=disc_optimizer,
+                # With the network's size, so that a resume builds it at that size again.
+                identity={**self._identity(), "model_config": model_config_dict(self.model)}, discriminator=self.discriminator, disc_optimizer=disc_optimizer,
             )
 
     def _identity(self) -> dict:

@@ -50,7 +50,7 @@ def _dataset_spec(dataset, crop, downscale, data_root):
 @click.option("--max-minutes", type=click.FloatRange(0, min_open=True), help="Stop after this much training time; the best model so far is kept.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/model", show_default=True, help="Output model folder.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt exactly (optimizer, epoch, RNG).")
-@click.option("--init", "init_from", metavar="MODEL", help="Fine-tune: start from these weights (a model folder or a published name such as edgedeblur-s) with a fresh optimizer and epoch count.")
+@click.option("--init", "init_from", metavar="MODEL", help="Fine-tune: start from these weights (a model folder or a published name such as edgedeblur-s) with a fresh optimizer and epoch count; the network takes their size (say, one grown by tools/grow_model.py).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--edge-loss", type=click.Choice(["bce", "gan"]), default="bce", show_default=True)
 @click.option("--degradation", type=click.Choice(DEGRADATIONS), default="seed", show_default=True,

@@ -17,6 +17,7 @@ a photo restored in tiles equals the same photo restored whole.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -169,3 +170,21 @@ class EdgeDeblurS(nn.Module):
         y = self.decoder(self.up(self.middle(self.down(skip))) + skip)
         restored = x + F.pixel_shuffle(self.tail(y), 2)
         return crop_to(restored, size), crop_to(edges, size)
+
+
+def grow_middle(trained: EdgeDeblurS, middle_blocks: int) -> EdgeDeblurS:
+    """A copy of ``trained`` with ``middle_blocks`` quarter-resolution blocks, the new ones appended.
+
+    A new block's residual scales (beta, gamma) start at zero, so it passes its input through
+    and the grown network gives exactly the trained one's outputs: fine-tuning it starts where
+    the trained model is, with more capacity and a wider view at the coarsest scale.
+    """
+    have = trained.config.middle_blocks
+    if middle_blocks < have:
+        raise ValueError(f"cannot grow to {middle_blocks} middle blocks: the model already has {have}")
+    grown = EdgeDeblurS(dataclasses.replace(trained.config, middle_blocks=middle_blocks))
+    missing, unexpected = grown.load_state_dict(trained.state_dict(), strict=False)
+    new_blocks = tuple(f"middle.{i}." for i in range(have, middle_blocks))
+    if unexpected or not all(key.startswith(new_blocks) for key in missing):
+        raise ValueError("the trained weights do not fit the grown network")
+    return grown.train(trained.training)
