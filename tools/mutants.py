@@ -187,6 +187,20 @@ MUTANTS = [
         "    side = min(h, w, max(crop, int(round(crop * factor))))\n",
         ("tests/test_data.py::test_factors_below_one_enlarge_crops_softly",),
     ),
+    Mutant(
+        "a resumed run forgets the size of its network",
+        "src/edgedeblur_cli/train.py",
+        "            return create_model(c.model, saved_model_config(load_checkpoint(checkpoint, self._identity())))\n",
+        "            return create_model(c.model)\n",
+        ("tests/test_train_evaluate.py::test_init_from_a_grown_network_trains_and_resumes_at_its_size",),
+    ),
+    Mutant(
+        "grown blocks do not start as the identity",
+        "src/edgedeblur_cli/models/edgedeblur_s.py",
+        "    return grown.train(trained.training)\n",
+        "    torch.nn.init.ones_(grown.middle[-1].beta)\n    return grown.train(trained.training)\n",
+        ("tests/test_models.py::test_grown_network_starts_with_the_trained_outputs_and_can_learn",),
+    ),
 ]
 
 
