@@ -29,6 +29,7 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from edgedeblur_cli.allocator import MALLOC_ENV_SETTINGS, keep_freed_memory
+from edgedeblur_cli.names import DEFAULT_MODEL
 from edgedeblur_cli.restore import RestoreOptions, load_model, restore_tensor
 from edgedeblur_cli.weights import load_manifest
 from quality import DEFAULT_DATA  # the held-out BSDS500 test photos, beside this script's benchmark of quality
@@ -343,7 +344,8 @@ def main() -> None:
     device = torch.device(args.device)
     torch.set_grad_enabled(False)
     pinned = keep_freed_memory()  # as the CLI does
-    names = ["seed"] + [n for n in load_manifest() if n != "seed"]
+    # The default last: the sections on one model (tiles, profile, 12 MP) are about what `restore` runs.
+    names = ["seed"] + [n for n in load_manifest() if n not in ("seed", DEFAULT_MODEL)] + [DEFAULT_MODEL]
     ceiling = matmul_gflops(device, args.runs)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, malloc thresholds pinned: {pinned}")
     print(f"fp32 matmul 2048^3: {ceiling:.1f} GFLOP/s (the ceiling)\n")
