@@ -201,6 +201,20 @@ MUTANTS = [
         "    torch.nn.init.ones_(grown.middle[-1].beta)\n    return grown.train(trained.training)\n",
         ("tests/test_models.py::test_grown_network_starts_with_the_trained_outputs_and_can_learn",),
     ),
+    Mutant(
+        "the default always picks its denoiser",
+        "src/edgedeblur_cli/models/agreement_pair.py",
+        "        return (self.probe_agreement_db(images) <= self.config.threshold_db).long()\n",
+        "        return (self.probe_agreement_db(images) <= self.config.threshold_db).long() * 0\n",
+        ("tests/test_do_no_harm.py::test_the_default_deblurs_a_blurred_photo",),
+    ),
+    Mutant(
+        "a big photo's tiles each choose their own network",
+        "src/edgedeblur_cli/restore.py",
+        "    if hasattr(model, \"choose\") and max(images.shape[-2:]) > model.config.probe:\n",
+        "    if False:\n",
+        ("tests/test_agreement_pair.py",),
+    ),
 ]
 
 

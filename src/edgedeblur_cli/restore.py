@@ -188,6 +188,8 @@ def restore_tensor(
     then, on a GPU, moves the model to the CPU and goes on there.
     """
     options = for_device(options, next(model.parameters()).device)
+    if hasattr(model, "choose") and max(images.shape[-2:]) > model.config.probe:
+        return _restore_by_choice(model, images, options, note, with_edges)
     while True:
         try:
             return _restore_tensor(model, images, options, with_edges)
@@ -208,6 +210,25 @@ def restore_tensor(
             )
             note(f"out of memory with {side}-pixel tiles; retrying with {smaller.tile}-pixel tiles")
             options = smaller
+
+
+def _restore_by_choice(model, images: torch.Tensor, options: RestoreOptions, note, with_edges: bool):
+    """Restore each image with the expert ``model.choose`` picks for it, judged on the whole image
+    before any tiling, so a photo's tiles all come from one network."""
+    choice = model.choose(images)
+    if bool((choice == choice[0]).all()):  # one photo, or all alike: no copies of whole images
+        return restore_tensor(model.experts[int(choice[0])], images, options, note, with_edges)
+    restored = torch.empty_like(images)
+    edges = torch.empty_like(images[:, :1]) if with_edges else None
+    for index, expert in enumerate(model.experts):
+        chosen = (choice == index).nonzero()[:, 0]
+        if len(chosen) == 0:
+            continue
+        out, edge = restore_tensor(expert, images[chosen], options, note, with_edges)
+        restored[chosen] = out
+        if edges is not None:
+            edges[chosen] = edge
+    return restored, edges
 
 
 def _restore_tensor(

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from .agreement_pair import AgreementPair, AgreementPairConfig
 from .common import count_parameters
 from .discriminator import EdgeDiscriminator, EdgeDiscriminatorConfig
 from .edgedeblur_s import EdgeBranchConfig, EdgeDeblurS, EdgeDeblurSConfig
@@ -41,6 +42,7 @@ _REGISTRY: dict[str, ModelEntry] = {
             "edgedeblur-s without the edge channel (ablation)",
             {"use_edges": False},
         ),
+        ModelEntry("agreement-pair", AgreementPair, AgreementPairConfig, "a denoiser and a blind deblurrer, one picked per photo"),
         ModelEntry("seed", SeedDeblurNet, SeedDeblurNetConfig, "the seed study's EdgeNet + DeblurNet"),
         ModelEntry("seed-edgenet", SeedEdgeNet, SeedEdgeNetConfig, "the seed study's HED-style EdgeNet alone"),
         ModelEntry("unet", UNet, UNetConfig, "the seed study's plain U-Net baseline"),
@@ -93,6 +95,7 @@ def model_config_dict(model: nn.Module) -> dict[str, Any]:
 
 __all__ = [
     "DEFAULT_MODEL",
+    "AgreementPair",
     "EdgeBranchConfig",
     "EdgeDeblurS",
     "EdgeDeblurSConfig",
