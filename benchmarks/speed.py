@@ -330,6 +330,18 @@ def network_alone(name: str, count: int, runs: int) -> list[float]:
     return timed(lambda: [restore_tensor(model, images[i : i + 64], options) for i in range(0, count, 64)], runs)
 
 
+def compare_twelve_megapixels(models: list[str], device: str, runs: int) -> None:
+    """`edgedeblur restore` of the 12 MP photo with each model, alternating, ``runs`` times each."""
+    print(f"12 MP (4000x3000 JPEG) `edgedeblur restore --model MODEL`, {runs} alternating runs each:")
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in models}
+    for _ in range(runs):
+        for name in models:
+            results[name].append(twelve_megapixels(name, device))
+    for name, measured in results.items():
+        walls = sorted(wall for wall, _ in measured)
+        print(f"  {name:<22} {walls[0]:5.1f} s min, {statistics.median(walls):5.1f} s median wall; peak RSS {max(m for _, m in measured):.2f} GiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -337,7 +349,11 @@ def main() -> None:
     parser.add_argument("--skip-12mp", action="store_true")
     parser.add_argument("--runs-12mp", type=int, default=2, help="runs of the 12 MP photo with each allocator setting")
     parser.add_argument("--cli-only", action="store_true", help="only the command-line section (start-up, a folder of thumbnails)")
+    parser.add_argument("--compare-12mp", metavar="MODEL", action="append", help="only the 12 MP photo, these models side by side (repeatable)")
     args = parser.parse_args()
+    if args.compare_12mp:
+        compare_twelve_megapixels(args.compare_12mp, args.device, args.runs_12mp)
+        return
     if args.cli_only:
         command_line_report(["seed"] + [n for n in load_manifest() if n != "seed"], args.runs)
         return
