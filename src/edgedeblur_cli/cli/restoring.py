@@ -18,6 +18,7 @@ Examples:
   edgedeblur restore big.tif --device cuda --half --compare
   edgedeblur restore noisy.jpg --strength 0.75   # apply three quarters of the correction
   edgedeblur restore iso6400.jpg --model edgedeblur-denoise   # noisy, not blurred: denoise only
+  edgedeblur restore shaky.jpg --model edgedeblur-blind      # known to be blurred: always deblur
 """
 
 
