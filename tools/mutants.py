@@ -204,8 +204,8 @@ MUTANTS = [
     Mutant(
         "the default always picks its denoiser",
         "src/edgedeblur_cli/models/agreement_pair.py",
-        "        return (self.probe_agreement_db(images) <= self.config.threshold_db).long()\n",
-        "        return (self.probe_agreement_db(images) <= self.config.threshold_db).long() * 0\n",
+        "        return self._picks_strong(self.probe_agreement_db(images)).long()\n",
+        "        return self._picks_strong(self.probe_agreement_db(images)).long() * 0\n",
         ("tests/test_do_no_harm.py::test_the_default_deblurs_a_blurred_photo",),
     ),
     Mutant(

@@ -58,11 +58,22 @@ class AgreementPair(nn.Module):
         self.strong.fold_for_inference()
         return self
 
-    def agreement_db(self, gentle: torch.Tensor, strong: torch.Tensor) -> torch.Tensor:
-        """PSNR (N,) of two (N, 3, H, W) outputs against each other, on the 8-bit values a file would hold."""
+    @staticmethod
+    def squared_difference(gentle: torch.Tensor, strong: torch.Tensor) -> torch.Tensor:
+        """Mean squared difference (N,) of two (N, 3, H, W) outputs, on the 8-bit values a file would hold."""
         a, b = (torch.round(t.float().clamp(0, 1) * 255) for t in (gentle, strong))
-        mse = (a - b).square().flatten(1).mean(1)
-        return 10 * torch.log10(255.0**2 / mse.clamp_min(1e-10))
+        return (a - b).square().flatten(1).mean(1)
+
+    @staticmethod
+    def _db(squared: torch.Tensor) -> torch.Tensor:
+        return 10 * torch.log10(255.0**2 / squared.clamp_min(1e-10))
+
+    def agreement_db(self, gentle: torch.Tensor, strong: torch.Tensor) -> torch.Tensor:
+        """PSNR (N,) of two (N, 3, H, W) outputs against each other, 8-bit."""
+        return self._db(self.squared_difference(gentle, strong))
+
+    def _picks_strong(self, agreement_db: torch.Tensor) -> torch.Tensor:
+        return agreement_db <= self.config.threshold_db
 
     def probe_agreement_db(self, images: torch.Tensor) -> torch.Tensor:
         """Agreement (N,) of the two networks on each image's probe crops, in dB (8-bit PSNR)."""
@@ -71,19 +82,19 @@ class AgreementPair(nn.Module):
         device = next(self.parameters()).device
         crops = [images[:, :, t : t + p, l : l + p].to(device) for t in probe_starts(h, p) for l in probe_starts(w, p)]
         with torch.inference_mode():
-            # The mean squared difference over all of an image's probes, in dB.
-            squared = torch.stack([10 ** (-self.agreement_db(self.gentle(c), self.strong(c)) / 10) for c in crops]).mean(0)
-        return (-10 * torch.log10(squared)).cpu()
+            # The mean squared difference over all of an image's probes, then in dB.
+            squared = torch.stack([self.squared_difference(self.gentle(c), self.strong(c)) for c in crops]).mean(0)
+        return self._db(squared).cpu()
 
     def choose(self, images: torch.Tensor) -> torch.Tensor:
         """Index (N,) into ``experts`` for each (3, H, W) image of the batch, judged on its probe crops."""
-        return (self.probe_agreement_db(images) <= self.config.threshold_db).long()
+        return self._picks_strong(self.probe_agreement_db(images)).long()
 
     def forward_with_edges(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Restored (N, 3, H, W) and edges (N, 1, H, W) of the network the rule picks for each whole image."""
         gentle, gentle_edges = self.gentle.forward_with_edges(x)
         strong, strong_edges = self.strong.forward_with_edges(x)
-        use_strong = (self.agreement_db(gentle, strong) <= self.config.threshold_db).view(-1, 1, 1, 1)
+        use_strong = self._picks_strong(self.agreement_db(gentle, strong)).view(-1, 1, 1, 1)
         return torch.where(use_strong, strong, gentle), torch.where(use_strong, strong_edges, gentle_edges)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
