@@ -9,7 +9,8 @@ the mean MSE over the pairs (8-bit in and out, as files hold them):
 
 Then the same share of noise left on held-out BSDS500 test photos given synthetic noise of the
 same strength (std 0.017, about PolyU's): white Gaussian; the realistic family's camera grain
-(``degrade_real.correlated_noise``); that grain then JPEG 95, as a camera saves it. If the
+(``degrade_real.correlated_noise``); that grain then JPEG 95, as a camera saves it; the noise-only
+preset's grain (``degrade_real.camera_noise``: fine in luminance, blotchy in colour). If the
 synthetic grain is left in as the real noise is, it stands in for it while developing, and
 the real pairs stay for validation only.
 
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 from edgedeblur_cli.data import list_images, load_photos
-from edgedeblur_cli.degrade_real import correlated_noise, jpeg, quantise
+from edgedeblur_cli.degrade_real import camera_noise, correlated_noise, jpeg, quantise
 from edgedeblur_cli.metrics import psnr_from_mse
 from edgedeblur_cli.models import DEFAULT_MODEL
 from edgedeblur_cli.restore import restore_image
@@ -75,6 +76,7 @@ def synthetic_rows(model: torch.nn.Module, photos: list[np.ndarray], rng: np.ran
         ("white Gaussian", lambda x: x + NOISE_STD * rng.standard_normal(x.shape).astype(np.float32)),
         ("camera grain (the training family's)", lambda x: x + NOISE_STD * correlated_noise(x.shape, rng)),
         ("camera grain, then JPEG 95", lambda x: jpeg(quantise(x + NOISE_STD * correlated_noise(x.shape, rng)), 95)),
+        ("luminance fine, colour blotchy", lambda x: x + NOISE_STD * camera_noise(x.shape, rng)),
     ]
     restored_clean = [restore_image(p, model) for p in photos]
     print(f"\n{len(photos)} held-out test photos with synthetic noise of std {NOISE_STD}: input / restored PSNR, share of noise left")

@@ -114,15 +114,17 @@ def test_the_command_line_names_every_preset():
 def test_the_noise_only_preset_never_blurs_and_mostly_adds_camera_grain():
     """real-noise: the family's noise and JPEG, and no blur, so a denoiser learns to keep sharpness."""
     photo = synthetic_photo(48, 48).astype(np.float32) / 255
-    kinds = Counter()
+    kinds, compressed = Counter(), 0
     for i in range(200):
         target, degraded, kind = training_pair(photo, np.random.default_rng([3, i]), NOISE_ONLY)
-        blur, noise, *_ = _stages(kind)
+        blur, noise, *rest = _stages(kind)
         assert blur == "none", kind
         kinds[noise] += 1
+        compressed += bool(rest)
         if kind in ("none+none", "soft+none+none"):
             assert np.array_equal(degraded, target)
     assert kinds["poisson_gaussian"] > 140 and kinds["none"] >= 10 and kinds["gaussian"] >= 10, kinds
+    assert compressed > 140  # a photo as it comes is a JPEG saved after its noise (the full family: 35%)
     full = [training_pair(photo, np.random.default_rng([3, i]), PRESETS["real"])[2] for i in range(20)]
     assert sum(_stages(k)[0] != "none" for k in full) >= 8  # the full family, same seeds, does blur
 
@@ -187,6 +189,47 @@ def test_camera_grain_is_coarse_and_mostly_luminance():
         luminance.append(grain.mean(axis=2).std() / grain.std())
     # White noise: 0.14 and 0.58; a fine blur and a free colour mix (the first model): 0.37 and 0.63.
     assert np.mean(coarse) > 0.45 and np.mean(luminance) > 0.75, (np.mean(coarse), np.mean(luminance))
+
+
+def _band_shares(channel: np.ndarray) -> np.ndarray:
+    """Energy shares of an (H, W) noise in the bands finer than sigma 1, 1-3 and 3-8."""
+    import cv2
+
+    b1, b3, b8 = (cv2.GaussianBlur(channel, (0, 0), s) for s in (1, 3, 8))
+    energy = np.array([((channel - b1) ** 2).mean(), ((b1 - b3) ** 2).mean(), ((b3 - b8) ** 2).mean()])
+    return energy / energy.sum()
+
+
+def test_camera_noise_is_fine_in_luminance_and_blotchy_in_colour():
+    """As a camera's JPEG leaves it (PolyU: luminance 63% finer than sigma 1, colour 15%, colour 19% of the energy)."""
+    from edgedeblur_cli.degrade_real import camera_noise, correlated_noise
+
+    rng = np.random.default_rng(0)
+    luma_fine, colour_fine, colour_share, one_grain_fine = [], [], [], []
+    for _ in range(20):
+        noise = camera_noise((128, 128, 3), rng)
+        assert noise.shape == (128, 128, 3) and noise.dtype == np.float32 and abs(noise.std() - 1) < 1e-3
+        luma = noise.mean(axis=2)
+        colour = noise - luma[..., None]
+        luma_fine.append(_band_shares(luma)[0])
+        colour_fine.append(np.mean([_band_shares(np.ascontiguousarray(colour[..., c]))[0] for c in range(3)]))
+        colour_share.append((colour**2).mean() / (noise**2).mean())
+        one_grain_fine.append(_band_shares(correlated_noise((128, 128, 3), rng).mean(axis=2))[0])
+    assert np.mean(luma_fine) > 0.55 and np.mean(colour_fine) < 0.25, (np.mean(luma_fine), np.mean(colour_fine))
+    assert 0.05 < np.mean(colour_share) < 0.35
+    assert np.mean(one_grain_fine) < 0.5  # the older grain is coarser in luminance than a camera's
+
+
+def test_the_noise_only_preset_draws_its_grain_as_a_cameras_jpeg_leaves_it():
+    """real-noise's grain is camera_noise's: its luminance is fine, and its colour carries a fifth of it."""
+    config = dataclasses.replace(NOISE_ONLY, noise_none=0, noise_gaussian=0, linear_light=0)
+    flat = np.full((64, 64, 3), 0.5, np.float32)
+    fine = []
+    for i in range(20):
+        kind, noisy = add_noise(flat, np.random.default_rng([6, i]), config)
+        assert kind == "poisson_gaussian"
+        fine.append(_band_shares((noisy - flat).mean(axis=2))[0])
+    assert np.mean(fine) > 0.55, np.mean(fine)  # the older grain: about 0.4
 
 
 def test_some_targets_carry_a_cameras_softness():

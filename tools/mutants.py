@@ -174,6 +174,27 @@ MUTANTS = [
         ("tests/test_degrade_real.py::test_the_noise_only_preset_never_blurs_and_mostly_adds_camera_grain",),
     ),
     Mutant(
+        "the noise-only preset draws the older grain, one for all channels",
+        "src/edgedeblur_cli/degrade_real.py",
+        "linear_light=0.7, split_grain=1.0,",
+        "linear_light=0.7, split_grain=0.0,",
+        ("tests/test_degrade_real.py::test_the_noise_only_preset_draws_its_grain_as_a_cameras_jpeg_leaves_it",),
+    ),
+    Mutant(
+        "camera noise's colour is as fine as its luminance",
+        "src/edgedeblur_cli/degrade_real.py",
+        "    colour = _unit(cv2.GaussianBlur(colour, (0, 0), sigmaX=rng.uniform(1.0, 3.0),",
+        "    colour = _unit(cv2.GaussianBlur(colour, (0, 0), sigmaX=rng.uniform(0.4, 1.0),",
+        ("tests/test_degrade_real.py::test_camera_noise_is_fine_in_luminance_and_blotchy_in_colour",),
+    ),
+    Mutant(
+        "the noise-only preset rarely saves its noise as JPEG",
+        "src/edgedeblur_cli/degrade_real.py",
+        "    jpeg=0.8, jpeg_quality=(60, 98),\n)",
+        "    jpeg=0.35, jpeg_quality=(60, 98),\n)",
+        ("tests/test_degrade_real.py::test_the_noise_only_preset_never_blurs_and_mostly_adds_camera_grain",),
+    ),
+    Mutant(
         "noise meant for linear light is added to the sRGB values",
         "src/edgedeblur_cli/degrade_real.py",
         "        return kind, linear_to_srgb(linear + np.sqrt(a * linear + b**2).astype(np.float32) * noise)\n",

@@ -8,8 +8,9 @@ clean, noise-only, blur-only and fully degraded inputs are all in the mix:
   trajectories (deepinv's ``MotionBlurGenerator``, about 8-25 px); the seed's 5x5 Gaussian;
 - noise: none; Gaussian (std up to 0.05); Poisson-Gaussian (signal-dependent), most of the
   time with the grain a camera's processing leaves (correlated across neighbouring pixels at
-  two scales and across channels), and optionally (``linear_light``) added in linear light and
-  gamma-encoded, so that dark tones are the noisier, as in a camera's JPEGs;
+  two scales and across channels, or, with ``split_grain``, fine in luminance and blotchy in
+  colour as a camera's JPEG leaves it), and optionally (``linear_light``) added in linear light
+  and gamma-encoded, so that dark tones are the noisier, as in a camera's JPEGs;
 - 8-bit quantisation (a file holds 8 bits), then JPEG at quality 50-100 some of the time.
 
 ``PRESETS`` names the family (``real``) and its noise and JPEG alone (``real-noise``).
@@ -44,6 +45,9 @@ class RealDegradeConfig:
     noise_gaussian: float = 0.30
     noise_poisson_gaussian: float = 0.45
     camera_grain: float = 0.6  # share of the Poisson-Gaussian noise with a camera's grain
+    # Share of that grain drawn as a camera's JPEG leaves it (``camera_noise``: fine in
+    # luminance, blotchy in colour) rather than with one grain for all channels (``correlated_noise``).
+    split_grain: float = 0.0
     # Share of the Poisson-Gaussian noise added in linear light, then gamma-encoded as a camera
     # does: darker tones come out noisier than bright ones, as in real camera noise (PolyU: dark
     # tones 1.27x the std of bright ones; added to the sRGB values it is the other way round).
@@ -61,10 +65,14 @@ class RealDegradeConfig:
 
 
 # The family's noise and compression with no blur: for a denoiser that leaves sharpness alone.
-# Mostly camera grain, since white noise is what the full family's model already removes best.
+# Mostly camera grain, drawn as a camera's JPEG leaves it (``camera_noise``), since white noise is
+# what the full family's model already removes best; and mostly saved as JPEG after the noise, as
+# a photo as it comes is (the PolyU shots are JPEG quality 75): compressed noise is blocky and
+# rings around edges, and a denoiser that has rarely seen it leaves it in as detail.
 NOISE_ONLY = RealDegradeConfig(
     blur_none=1.0, blur_gaussian=0.0, blur_defocus=0.0, blur_linear_motion=0.0, blur_shake=0.0, blur_seed=0.0,
-    noise_none=0.1, noise_gaussian=0.1, noise_poisson_gaussian=0.8, camera_grain=1.0, linear_light=0.7,
+    noise_none=0.1, noise_gaussian=0.1, noise_poisson_gaussian=0.8, camera_grain=1.0, linear_light=0.7, split_grain=1.0,
+    jpeg=0.8, jpeg_quality=(60, 98),
 )
 PRESETS = {"real": RealDegradeConfig(), "real-noise": NOISE_ONLY}  # --preset / --degradation names
 
@@ -177,6 +185,27 @@ def correlated_noise(shape: tuple[int, ...], rng: np.random.Generator) -> np.nda
     return _unit(np.float32(np.sqrt(1 - coarse_share)) * fine + np.float32(np.sqrt(coarse_share)) * coarse)
 
 
+def camera_noise(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Unit-variance (H, W, 3) noise as a camera's JPEG leaves it: fine grain in luminance, blotches in colour.
+
+    Demosaicking spreads a pixel's luminance noise over about one neighbour (a Gaussian of sigma
+    0.4-1), while chroma noise reduction and the JPEG's half-resolution colour leave the colour
+    noise in blotches a few pixels wide (sigma 1-3), and it carries 5-40% of the energy. Real
+    camera noise (PolyU, ``real-noise-dev``, offsets and drifts taken out) has this shape: its
+    luminance energy is 63 / 29 / 8% in the bands finer than sigma 1 / 1-3 / 3-8, its colour
+    energy 15 / 43 / 42% and 19% of the total, and ``correlated_noise`` gives one grain to both
+    (luminance 40 / 39 / 21%), so a denoiser trained on it reads fine grey grain as texture.
+    """
+    height, width = shape[0], shape[1]
+    luma = rng.standard_normal((height, width), dtype=np.float32)
+    luma = _unit(cv2.GaussianBlur(luma, (0, 0), sigmaX=rng.uniform(0.4, 1.0), borderType=cv2.BORDER_REFLECT_101))
+    colour = rng.standard_normal((height, width, 3), dtype=np.float32)
+    colour -= colour.mean(axis=2, keepdims=True)  # no luminance in it: that is all in ``luma``
+    colour = _unit(cv2.GaussianBlur(colour, (0, 0), sigmaX=rng.uniform(1.0, 3.0), borderType=cv2.BORDER_REFLECT_101))
+    share = rng.uniform(0.05, 0.4)
+    return np.float32(np.sqrt(1 - share)) * luma[..., None] + np.float32(np.sqrt(share)) * colour
+
+
 def add_noise(image: np.ndarray, rng: np.random.Generator, config: RealDegradeConfig = RealDegradeConfig()) -> tuple[str, np.ndarray]:
     """One noise kind applied to (H, W, 3) float in [0, 1]; returns (kind, noisy unclipped)."""
     kinds = ("none", "gaussian", "poisson_gaussian")
@@ -190,7 +219,12 @@ def add_noise(image: np.ndarray, rng: np.random.Generator, config: RealDegradeCo
     # Poisson-Gaussian: variance a * signal + b^2, the usual model of a raw sensor.
     a = 10 ** rng.uniform(-4, -2)
     b = rng.uniform(0, config.max_read_noise)
-    noise = correlated_noise(image.shape, rng) if rng.random() < config.camera_grain else rng.standard_normal(image.shape).astype(np.float32)
+    if rng.random() < config.camera_grain:
+        # The draw for split_grain is skipped when it is 0, so older presets keep their draws.
+        split = config.split_grain > 0 and rng.random() < config.split_grain
+        noise = camera_noise(image.shape, rng) if split else correlated_noise(image.shape, rng)
+    else:
+        noise = rng.standard_normal(image.shape).astype(np.float32)
     if config.linear_light > 0 and rng.random() < config.linear_light:
         linear = srgb_to_linear(np.clip(image, 0, 1))
         b = b / config.max_read_noise * config.max_linear_read_noise
