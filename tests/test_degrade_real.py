@@ -123,8 +123,8 @@ def test_the_noise_only_preset_never_blurs_and_mostly_adds_camera_grain():
         compressed += bool(rest)
         if kind in ("none+none", "soft+none+none"):
             assert np.array_equal(degraded, target)
-    assert kinds["poisson_gaussian"] > 140 and kinds["none"] >= 10 and kinds["gaussian"] >= 10, kinds
-    assert compressed > 140  # a photo as it comes is a JPEG saved after its noise (the full family: 35%)
+    assert kinds["poisson_gaussian"] > 100 and kinds["none"] >= 10 and kinds["gaussian"] >= 40, kinds
+    assert compressed > 100  # a photo as it comes is a JPEG saved after its noise (the full family: 35%)
     full = [training_pair(photo, np.random.default_rng([3, i]), PRESETS["real"])[2] for i in range(20)]
     assert sum(_stages(k)[0] != "none" for k in full) >= 8  # the full family, same seeds, does blur
 
@@ -222,7 +222,7 @@ def test_camera_noise_is_fine_in_luminance_and_blotchy_in_colour():
 
 def test_the_noise_only_preset_draws_its_grain_as_a_cameras_jpeg_leaves_it():
     """real-noise's grain is camera_noise's: its luminance is fine, and its colour carries a fifth of it."""
-    config = dataclasses.replace(NOISE_ONLY, noise_none=0, noise_gaussian=0, linear_light=0)
+    config = dataclasses.replace(NOISE_ONLY, noise_none=0, noise_gaussian=0, camera_grain=1.0, linear_light=0)
     flat = np.full((64, 64, 3), 0.5, np.float32)
     fine = []
     for i in range(20):

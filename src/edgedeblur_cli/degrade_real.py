@@ -65,14 +65,14 @@ class RealDegradeConfig:
 
 
 # The family's noise and compression with no blur: for a denoiser that leaves sharpness alone.
-# Mostly camera grain, drawn as a camera's JPEG leaves it (``camera_noise``), since white noise is
-# what the full family's model already removes best; and mostly saved as JPEG after the noise, as
-# a photo as it comes is (the PolyU shots are JPEG quality 75): compressed noise is blocky and
+# Mostly camera grain drawn as a camera's JPEG leaves it (``camera_noise``), with white noise
+# beside it (30%), which the denoiser must still remove; and mostly saved as JPEG after the noise,
+# as a photo as it comes is (the PolyU shots are JPEG quality 75): compressed noise is blocky and
 # rings around edges, and a denoiser that has rarely seen it leaves it in as detail.
 NOISE_ONLY = RealDegradeConfig(
     blur_none=1.0, blur_gaussian=0.0, blur_defocus=0.0, blur_linear_motion=0.0, blur_shake=0.0, blur_seed=0.0,
-    noise_none=0.1, noise_gaussian=0.1, noise_poisson_gaussian=0.8, camera_grain=1.0, linear_light=0.7, split_grain=1.0,
-    jpeg=0.8, jpeg_quality=(60, 98),
+    noise_none=0.1, noise_gaussian=0.3, noise_poisson_gaussian=0.6, camera_grain=0.8, linear_light=0.7, split_grain=1.0,
+    jpeg=0.6, jpeg_quality=(60, 98),
 )
 PRESETS = {"real": RealDegradeConfig(), "real-noise": NOISE_ONLY}  # --preset / --degradation names
 
