@@ -17,7 +17,7 @@ from .common import Context, file_options, run_file_command
 @click.option("--preset", "--degradation", "preset", type=click.Choice(DEGRADATIONS), default="seed", show_default=True,
               help="seed: the study's Gaussian blur + noise (--sigma, --kernel, --noise); real: a random draw of the blur, "
                    "noise and JPEG real photos carry (or none), as `train --degradation real` trains on; real-noise: "
-                   "the same without blur.")
+                   "no blur, a camera's noise, mostly saved as JPEG after it.")
 @click.option("--seed", type=int, help="Seed: the same seed gives the same output bytes.")
 def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, sigma, kernel, noise, preset, seed):
     """Blur and add noise: exactly as the seed study did, or as real photos are degraded.
