@@ -221,7 +221,7 @@ def test_camera_noise_is_fine_in_luminance_and_blotchy_in_colour():
 
 
 def test_the_noise_only_preset_draws_its_grain_as_a_cameras_jpeg_leaves_it():
-    """real-noise's grain is camera_noise's: its luminance is fine, and its colour carries a fifth of it."""
+    """real-noise's grain is camera_noise's: most of its luminance energy is finer than sigma 1."""
     config = dataclasses.replace(NOISE_ONLY, noise_none=0, noise_gaussian=0, camera_grain=1.0, linear_light=0)
     flat = np.full((64, 64, 3), 0.5, np.float32)
     fine = []
