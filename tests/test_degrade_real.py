@@ -124,7 +124,7 @@ def test_the_noise_only_preset_never_blurs_and_mostly_adds_camera_grain():
         if kind in ("none+none", "soft+none+none"):
             assert np.array_equal(degraded, target)
     assert kinds["poisson_gaussian"] > 100 and kinds["none"] >= 10 and kinds["gaussian"] >= 40, kinds
-    assert compressed > 100  # a photo as it comes is a JPEG saved after its noise (the full family: 35%)
+    assert compressed > 140  # a photo as it comes is a JPEG saved after its noise (80%; the full family: 50%)
     full = [training_pair(photo, np.random.default_rng([3, i]), PRESETS["real"])[2] for i in range(20)]
     assert sum(_stages(k)[0] != "none" for k in full) >= 8  # the full family, same seeds, does blur
 
