@@ -19,9 +19,10 @@ from edgedeblur_cli.checkpoint import (
     save_checkpoint,
     scheduled_lr,
 )
+from edgedeblur_cli.models import create_model
 from edgedeblur_cli.weights import load_model_dir, save_model_dir
 
-from conftest import make_tiny_model
+from conftest import TINY_CONFIG, make_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,3 +80,23 @@ def test_export_checkpoint_writes_the_weights_the_run_ended_on(tmp_path):
     assert result.returncode == 0, result.stderr
     exported = load_model_dir(tmp_path / "latest")  # checked against the SHA256SUMS it was written with
     assert all(torch.equal(a, b) for a, b in zip(exported.state_dict().values(), last.state_dict().values()))
+
+
+def test_average_weights_writes_the_mean_of_the_networks_and_refuses_other_sizes(tmp_path):
+    a, b = make_tiny_model(seed=1), make_tiny_model(seed=2)
+    save_model_dir(a, "edgedeblur-s", tmp_path / "a")
+    save_model_dir(b, "edgedeblur-s", tmp_path / "b")
+    tool = str(ROOT / "tools" / "average_weights.py")
+    result = subprocess.run([sys.executable, tool, str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "soup")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    soup = load_model_dir(tmp_path / "soup").state_dict()
+    for name, value in a.state_dict().items():
+        if value.is_floating_point():
+            assert torch.allclose(soup[name], (value + b.state_dict()[name]) / 2, atol=1e-6), name
+    assert any(not torch.equal(soup[k], v) for k, v in a.state_dict().items() if v.is_floating_point())
+    bigger = create_model("edgedeblur-s", {**TINY_CONFIG, "width": 16})
+    save_model_dir(bigger, "edgedeblur-s", tmp_path / "c")
+    refused = subprocess.run([sys.executable, tool, str(tmp_path / "a"), str(tmp_path / "c"), str(tmp_path / "bad")],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "same configuration" in refused.stderr and not (tmp_path / "bad").exists()
