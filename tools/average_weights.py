@@ -46,12 +46,8 @@ def main() -> None:
         parser.error("every network must be an edgedeblur-s network")
     if any(model_config_dict(n) != model_config_dict(networks[0]) for n in networks):
         parser.error("the networks must have the same configuration")
-    try:
-        mean = average_state_dicts([n.state_dict() for n in networks])
-    except ValueError as error:
-        parser.error(str(error))
-    soup = networks[0]
-    soup.load_state_dict(mean)
+    soup = networks[0]  # one configuration, so the same tensors and shapes: the mean cannot fail
+    soup.load_state_dict(average_state_dicts([n.state_dict() for n in networks]))
     save_model_dir(soup, "edgedeblur-s", args.out, extra={"averaged_from": [str(m) for m in args.models]})
     print(f"mean of {', '.join(args.models)} -> {args.out}")
 
