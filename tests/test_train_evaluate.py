@@ -199,3 +199,39 @@ def test_init_from_a_grown_network_trains_and_resumes_at_its_size(train_folder, 
     train(_config(train_folder, run, epochs=2, init=str(grown_dir), resume=True, min_delta=0, lr=1e-3), log=messages.append)
     assert any(m.startswith("resumed from") for m in messages)
     assert load_model_dir(run).config.middle_blocks == 3
+
+
+def test_adversarial_edge_loss_updates_the_discriminator_and_trains_the_edge_branch():
+    from edgedeblur_cli.edges import edge_network
+    from edgedeblur_cli.models import create_model
+    from edgedeblur_cli.stages import adversarial_edge_loss
+
+    from conftest import make_tiny_model
+
+    torch.manual_seed(0)
+    model, discriminator = make_tiny_model(), create_model("edge-discriminator")
+    disc_optimizer = torch.optim.Adam(discriminator.parameters(), lr=1e-3)
+    # Parameters, not the state dict: spectral norm's power-iteration buffers move on every forward.
+    before = {k: v.detach().clone() for k, v in discriminator.named_parameters()}
+    sharp = torch.from_numpy(synthetic_photo(32, 32)).permute(2, 0, 1)[None].float() / 255
+    degraded, _ = degrade_batch(sharp, generator=torch.Generator().manual_seed(0))
+    term = adversarial_edge_loss(model, discriminator, disc_optimizer, degraded, sharp)
+    assert any(not torch.equal(before[k], v) for k, v in discriminator.named_parameters())
+    model.zero_grad()
+    term.backward()
+    edge_grads = [p.grad for p in edge_network(model).parameters() if p.grad is not None]
+    assert term.item() > 0 and edge_grads and any(g.abs().sum() > 0 for g in edge_grads)
+
+
+def test_summed_stage_loss_is_the_per_sample_loss_summed():
+    from edgedeblur_cli.stages import restoration_loss, summed_stage_loss
+
+    from conftest import make_tiny_model
+
+    model = make_tiny_model().eval()
+    sharp = torch.from_numpy(np.stack([synthetic_photo(32, 32, seed=s) for s in range(3)])).permute(0, 3, 1, 2).float() / 255
+    degraded, _ = degrade_batch(sharp, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        summed = summed_stage_loss(model, "deblur", "psnr", degraded, sharp)
+        each = [restoration_loss(model(degraded[i : i + 1]).clamp(0, 1), sharp[i : i + 1], "psnr") for i in range(3)]
+    assert torch.allclose(summed, torch.stack(each).sum(), atol=1e-5)

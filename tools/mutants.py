@@ -43,8 +43,8 @@ MUTANTS = [
     Mutant(
         "resume does not load the optimizer state",
         "src/edgedeblur_cli/train.py",
-        '                optimizer.load_state_dict(payload["optimizer"])\n',
-        "                pass\n",
+        '            optimizer.load_state_dict(payload["optimizer"])\n',
+        "            pass\n",
         ("tests/test_train_evaluate.py::test_resume_continues_exactly",),
     ),
     Mutant(

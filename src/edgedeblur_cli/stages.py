@@ -1,5 +1,5 @@
-"""What each training stage trains and minimises: the edge branch on Canny targets, the
-restorer on a restoration loss, or both at once.
+"""What each training stage trains and minimises: the edge branch on Canny targets (or against
+an edge discriminator), the restorer on a restoration loss, or both at once.
 """
 
 from __future__ import annotations
@@ -60,6 +60,39 @@ class StageLoss(nn.Module):
             logits = torch.logit(edges.float().clamp(1e-6, 1 - 1e-6))
             loss = loss + self.edge_weight * F.binary_cross_entropy_with_logits(logits, canny_targets(sharp))
         return loss
+
+
+def summed_stage_loss(model: nn.Module, stage: str, loss: str, degraded: torch.Tensor, sharp: torch.Tensor) -> torch.Tensor:
+    """The stage's loss summed over the N samples of (N, 3, H, W) ``degraded`` and ``sharp``: what
+    validation averages. The edge BCE is per pixel, then weighted by samples like the rest."""
+    if stage == "edges":
+        logits = edge_network(model).logits(degraded)
+        total = F.binary_cross_entropy_with_logits(logits.float(), canny_targets(sharp), reduction="sum")
+        return total / sharp[:, :1].numel() * len(sharp)
+    restored = restore_with_edges(model, degraded)[0].float().clamp(0, 1)
+    return restoration_loss(restored, sharp, loss, reduction="sum")
+
+
+# Weight of the adversarial term beside the edge BCE (--edge-loss gan).
+ADVERSARIAL_WEIGHT = 0.01
+
+
+def adversarial_edge_loss(
+    model: nn.Module, discriminator: nn.Module, disc_optimizer: torch.optim.Optimizer, degraded: torch.Tensor, sharp: torch.Tensor
+) -> torch.Tensor:
+    """One update of ``discriminator`` (Canny maps of ``sharp`` real, predicted edges fake), then
+    the edge branch's adversarial loss term: a scalar with gradients into the edge branch."""
+    fake = edge_network(model)(degraded)
+    real = canny_targets(sharp)
+    d_real, d_fake = discriminator(real), discriminator(fake.detach())
+    d_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy_with_logits(
+        d_fake, torch.zeros_like(d_fake)
+    )
+    disc_optimizer.zero_grad(set_to_none=True)
+    d_loss.backward()
+    disc_optimizer.step()
+    g_fake = discriminator(fake)
+    return ADVERSARIAL_WEIGHT * F.binary_cross_entropy_with_logits(g_fake, torch.ones_like(g_fake))
 
 
 def restore_with_edges(model: nn.Module, degraded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

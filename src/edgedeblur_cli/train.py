@@ -18,7 +18,6 @@ from typing import Callable
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
@@ -35,21 +34,12 @@ from .checkpoint import (
     saved_model_config,
     scheduled_lr,
 )
-from .data import (
-    DatasetSpec,
-    FixedPairs,
-    TrainingSamples,
-    batch_ranges,
-    fixed_pairs,
-    load_images,
-    split_train_validation,
-    stack_pairs,
-)
+from .data import DatasetSpec, batch_ranges, stack_pairs
 from .degrade import DegradeConfig
 from .distributed import init_distributed
-from .edges import canny_targets, edge_network
 from .models import create_model, model_config_dict
-from .stages import StageLoss, restoration_loss, restore_with_edges, set_trainable
+from .stages import StageLoss, adversarial_edge_loss, set_trainable, summed_stage_loss
+from .training_data import training_data
 from .training_log import psnr_note, val_psnr, write_log
 from .weights import load_folder_or_published, save_model_dir
 
@@ -98,8 +88,10 @@ def _autocast(device: torch.device):
 class Trainer:
     """Runs ``TrainConfig`` to completion (or its time budget), resumable from ``checkpoint.pt``.
 
-    Under torchrun every process trains a shard of each batch through DistributedDataParallel;
-    ``--batch-size`` is the effective (global) batch; rank 0 alone writes checkpoints and logs.
+    ``run`` trains each stage in turn (``_run_stage``), an epoch at a time (``_train_epoch``,
+    then ``_end_epoch``: validate, keep the best weights, checkpoint). Under torchrun every
+    process trains a shard of each batch through DistributedDataParallel; ``--batch-size`` is the
+    effective (global) batch; rank 0 alone writes checkpoints and logs.
     """
 
     def __init__(self, config: TrainConfig, log: Callable[[str], None] = print) -> None:
@@ -121,7 +113,13 @@ class Trainer:
                 raise ValueError(f"model {config.model!r} has no edge branch: use --stage deblur")
         self.state = TrainState()
         self.discriminator = create_model("edge-discriminator").to(self.device) if config.edge_loss == "gan" else None
-        self._load_data()
+        data = training_data(config.dataset, config.seed, config.epoch_size, config.val_size, config.degrade, config.degradation)
+        self.samples, self.val_pairs = data.samples, data.validation
+        per_process = config.batch_size // self.dist.world_size
+        self.log(
+            f"data: {data.summary}; effective batch {config.batch_size} "
+            f"({per_process} per process x {self.dist.world_size} processes), device {self.device}"
+        )
 
     def _build_model(self) -> nn.Module:
         """The network to train, sized as the checkpoint being resumed or the ``--init`` weights
@@ -141,30 +139,6 @@ class Trainer:
             raise ValueError(f"--init {c.init}: its weights do not fit model {c.model!r}") from None
         self.log(f"starting from the weights of {c.init}")
         return model
-
-    # ------------------------------------------------------------ data
-
-    def _load_data(self) -> None:
-        c = self.config
-        images = load_images(c.dataset, "train")
-        self.train_images, val_images = split_train_validation(images, 0.1, c.seed)
-        if c.epoch_size:
-            epoch_size = c.epoch_size
-        else:
-            epoch_size = 3 * len(self.train_images) if c.dataset.crop is None else 10_000
-        self.samples = TrainingSamples(
-            self.train_images, c.dataset.crop, c.dataset.downscale, epoch_size, c.seed, c.degrade, c.degradation
-        )
-        val_count = c.val_size if c.dataset.crop is not None else min(c.val_size, len(val_images))
-        self.val_pairs: FixedPairs = fixed_pairs(
-            val_images, c.dataset.crop, c.dataset.downscale, val_count, c.seed + 1, c.degrade, c.degradation
-        )
-        per_process = c.batch_size // self.dist.world_size
-        self.log(
-            f"data: {len(self.train_images)} training images, {len(val_images)} validation images "
-            f"({len(self.val_pairs.sharp)} fixed validation samples), {epoch_size} samples per epoch; "
-            f"effective batch {c.batch_size} ({per_process} per process x {self.dist.world_size} processes), device {self.device}"
-        )
 
     def _loader(self) -> DataLoader:
         # Sample i is the same whatever the number of processes, so one process with batch B
@@ -226,21 +200,6 @@ class Trainer:
 
     # ------------------------------------------------------------ losses
 
-    def _gan_step(self, degraded, sharp, disc_optimizer) -> torch.Tensor:
-        """One discriminator update; returns the generator's adversarial loss term."""
-        fake = edge_network(self.model)(degraded)
-        real = canny_targets(sharp)
-        d_real = self.discriminator(real)
-        d_fake = self.discriminator(fake.detach())
-        d_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy_with_logits(
-            d_fake, torch.zeros_like(d_fake)
-        )
-        disc_optimizer.zero_grad(set_to_none=True)
-        d_loss.backward()
-        disc_optimizer.step()
-        g_fake = self.discriminator(fake)
-        return 0.01 * F.binary_cross_entropy_with_logits(g_fake, torch.ones_like(g_fake))
-
     def _all_reduce(self, values: list[float], op: dist.ReduceOp = dist.ReduceOp.SUM) -> list[float]:
         """Sum (or ``op``) of ``values`` over all processes; the values themselves when alone."""
         if not self.dist.enabled:
@@ -260,14 +219,7 @@ class Trainer:
         for start, stop in ranges:
             degraded, sharp = (t.to(self.device) for t in stack_pairs(pairs, start, stop))
             with _autocast(self.device):
-                if stage == "edges":
-                    logits = edge_network(self.model).logits(degraded)
-                    loss = F.binary_cross_entropy_with_logits(logits.float(), canny_targets(sharp), reduction="sum")
-                    loss = loss / sharp[:, :1].numel() * (stop - start)
-                else:
-                    restored = restore_with_edges(self.model, degraded)[0].float().clamp(0, 1)
-                    loss = restoration_loss(restored, sharp, self.config.loss, reduction="sum")
-            total += loss.item()
+                total += summed_stage_loss(self.model, stage, self.config.loss, degraded, sharp).item()
             count += stop - start
         total, count = self._all_reduce([total, float(count)])
         self.model.train()
@@ -288,62 +240,10 @@ class Trainer:
             self.log(f"--init weights before training: val {self.state.best_loss:.5f}{psnr_note(self.stages[0], self.state.best_loss, c.loss)}")
         while self.state.stage_index < len(self.stages):
             stage = self.stages[self.state.stage_index]
-            optimizer = self._new_optimizer(stage)
-            loss_module: nn.Module = StageLoss(self.model, stage, c.edge_weight, c.loss)
-            if self.dist.enabled:
-                device_ids = [self.device.index] if self.device.type == "cuda" else None
-                loss_module = DistributedDataParallel(loss_module, device_ids=device_ids)
-            disc_optimizer = (
-                torch.optim.Adam(self.discriminator.parameters(), lr=c.lr) if self.discriminator is not None else None
-            )
-            best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            if payload is not None:
-                # The saved state brings its learning rate; every step sets --lr (or its schedule) anew.
-                optimizer.load_state_dict(payload["optimizer"])
-                if disc_optimizer is not None and payload.get("disc_optimizer"):
-                    disc_optimizer.load_state_dict(payload["disc_optimizer"])
-                if payload.get("best_model"):
-                    best_state = payload["best_model"]
-                payload = None
-                if self._diverged():  # a run stopped right after an epoch that blew up
-                    optimizer = self._recover(stage, best_state)
-            if c.lr_schedule == "cosine" and self.state.schedule_start is None:
-                self.state.schedule_start = self.state.epoch
             # In a two-stage run the edge stage may use at most a third of the time budget.
             stage_deadline = started + (budget / 3 if stage == "edges" and len(self.stages) > 1 else budget)
-            self.log(f"stage {stage}: training {sum(p.numel() for p in self.model.parameters() if p.requires_grad):,} parameters")
-            out_of_time = False
-            while self.state.epoch < c.epochs and self.state.bad_epochs < c.patience:
-                epoch_start = time.monotonic()
-                train_loss, out_of_time = self._train_epoch(stage, loss_module, optimizer, disc_optimizer, stage_deadline)
-                val_loss = self._validate(stage)
-                self.state.epoch += 1
-                improved = val_loss < self.state.best_loss - c.min_delta
-                if improved:
-                    self.state.best_loss = val_loss
-                    self.state.bad_epochs = 0
-                    best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-                else:
-                    self.state.bad_epochs += 1
-                row = {
-                    "stage": stage,
-                    "epoch": self.state.epoch,
-                    "train_loss": train_loss,
-                    "val_loss": val_loss,
-                    "val_psnr": val_psnr(stage, val_loss, c.loss),
-                    "seconds": round(time.monotonic() - epoch_start, 1),
-                    "lr": float(f"{optimizer.param_groups[0]['lr']:.3g}"),
-                }
-                self.state.history.append(row)
-                self.log(f"{stage} epoch {self.state.epoch}: train {train_loss:.5f}, val {val_loss:.5f}{psnr_note(stage, val_loss, c.loss)}" + (" (best)" if improved else ""))
-                if self._diverged():
-                    optimizer = self._recover(stage, best_state)
-                self._save_model(best_state)
-                self._checkpoint(optimizer, best_state, disc_optimizer)
-                self._write_log()
-                if out_of_time:
-                    break
-            self.model.load_state_dict(best_state)  # restore-best, as the seed's early stopping did
+            out_of_time = self._run_stage(stage, payload, stage_deadline)
+            payload = None
             if out_of_time and stage_deadline >= started + budget:
                 self.log(f"time budget of {c.max_minutes} min reached; the best model so far is in {self.out}")
                 break
@@ -352,6 +252,70 @@ class Trainer:
         self._save_model(self.model.state_dict())
         self._write_log()
         return self.out
+
+    def _run_stage(self, stage: str, payload: dict | None, deadline: float) -> bool:
+        """Train ``stage`` (from ``payload``, a resumed checkpoint, if given) until its epochs,
+        its patience or ``deadline`` run out; leaves the model at its best weights. True when
+        the deadline stopped it."""
+        c = self.config
+        optimizer = self._new_optimizer(stage)
+        loss_module: nn.Module = StageLoss(self.model, stage, c.edge_weight, c.loss)
+        if self.dist.enabled:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            loss_module = DistributedDataParallel(loss_module, device_ids=device_ids)
+        disc_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr) if self.discriminator is not None else None
+        best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if payload is not None:
+            # The saved state brings its learning rate; every step sets --lr (or its schedule) anew.
+            optimizer.load_state_dict(payload["optimizer"])
+            if disc_optimizer is not None and payload.get("disc_optimizer"):
+                disc_optimizer.load_state_dict(payload["disc_optimizer"])
+            if payload.get("best_model"):
+                best_state = payload["best_model"]
+            if self._diverged():  # a run stopped right after an epoch that blew up
+                optimizer = self._recover(stage, best_state)
+        if c.lr_schedule == "cosine" and self.state.schedule_start is None:
+            self.state.schedule_start = self.state.epoch
+        self.log(f"stage {stage}: training {sum(p.numel() for p in self.model.parameters() if p.requires_grad):,} parameters")
+        out_of_time = False
+        while self.state.epoch < c.epochs and self.state.bad_epochs < c.patience and not out_of_time:
+            epoch_start = time.monotonic()
+            train_loss, out_of_time = self._train_epoch(stage, loss_module, optimizer, disc_optimizer, deadline)
+            best_state, optimizer = self._end_epoch(stage, train_loss, time.monotonic() - epoch_start, optimizer, best_state)
+            self._checkpoint(optimizer, best_state, disc_optimizer)
+            self._write_log()
+        self.model.load_state_dict(best_state)  # restore-best, as the seed's early stopping did
+        return out_of_time
+
+    def _end_epoch(
+        self, stage: str, train_loss: float, seconds: float, optimizer: torch.optim.Optimizer, best_state: dict
+    ) -> tuple[dict, torch.optim.Optimizer]:
+        """Validate, log the epoch, keep the weights if they are the best yet, save the best
+        model, and recover from a divergence; returns the best weights and the optimizer to go on with."""
+        c = self.config
+        val_loss = self._validate(stage)
+        self.state.epoch += 1
+        improved = val_loss < self.state.best_loss - c.min_delta
+        if improved:
+            self.state.best_loss = val_loss
+            self.state.bad_epochs = 0
+            best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            self.state.bad_epochs += 1
+        self.state.history.append({
+            "stage": stage,
+            "epoch": self.state.epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "val_psnr": val_psnr(stage, val_loss, c.loss),
+            "seconds": round(seconds, 1),
+            "lr": float(f"{optimizer.param_groups[0]['lr']:.3g}"),
+        })
+        self.log(f"{stage} epoch {self.state.epoch}: train {train_loss:.5f}, val {val_loss:.5f}{psnr_note(stage, val_loss, c.loss)}" + (" (best)" if improved else ""))
+        if self._diverged():
+            optimizer = self._recover(stage, best_state)
+        self._save_model(best_state)
+        return best_state, optimizer
 
     def _train_epoch(self, stage, loss_module, optimizer, disc_optimizer, deadline: float) -> tuple[float, bool]:
         self.model.train()
@@ -368,7 +332,7 @@ class Trainer:
             with _autocast(self.device):
                 loss = loss_module(degraded, sharp)
                 if stage == "edges" and self.discriminator is not None:
-                    loss = loss + self._gan_step(degraded, sharp, disc_optimizer)
+                    loss = loss + adversarial_edge_loss(self.model, self.discriminator, disc_optimizer, degraded, sharp)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             # Clipping keeps a rare huge gradient from blowing the weights up; a non-finite loss
