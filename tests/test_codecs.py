@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
 from edgedeblur_cli import io as image_io
+from edgedeblur_cli import png_codec
 from edgedeblur_cli.io import ImageData, ImageReadError, encode_image, read_image
 
 from conftest import synthetic_photo
@@ -39,14 +40,14 @@ PLAIN = {
 
 def _through_pillow(data: bytes, monkeypatch) -> ImageData:
     with monkeypatch.context() as patch:
-        patch.setattr(image_io, "_is_plain_png", lambda data: False)
+        patch.setattr(image_io, "is_plain_png", lambda data: False)
         return read_image(data)
 
 
 @pytest.mark.parametrize("kind", sorted(PLAIN))
 def test_plain_pngs_decode_to_what_pillow_decodes(kind, monkeypatch):
     data = PLAIN[kind]()
-    assert image_io._is_plain_png(data)
+    assert png_codec.is_plain_png(data)
     fast, reference = read_image(data), _through_pillow(data, monkeypatch)
     assert np.array_equal(fast.pixels, reference.pixels)
     assert (fast.alpha is None) == (reference.alpha is None)
@@ -77,13 +78,13 @@ NOT_PLAIN = {
 
 @pytest.mark.parametrize("kind", sorted(NOT_PLAIN))
 def test_anything_else_goes_through_pillow(kind):
-    assert not image_io._is_plain_png(NOT_PLAIN[kind]())
+    assert not png_codec.is_plain_png(NOT_PLAIN[kind]())
 
 
 def test_a_damaged_plain_png_is_one_clear_error_and_libpng_stays_quiet(capfd):
     data = bytearray(PLAIN["RGB"]())
     data[60] ^= 0xFF  # inside the IDAT chunk: its CRC no longer matches
-    assert not image_io._is_plain_png(bytes(data))
+    assert not png_codec.is_plain_png(bytes(data))
     with pytest.raises(ImageReadError):
         read_image(bytes(data))
     assert capfd.readouterr().err == ""  # libpng (inside OpenCV) writes its complaints to fd 2
@@ -116,7 +117,7 @@ def test_pngs_with_valid_crcs_but_broken_rows_go_through_pillow(kind, capfd):
     """Damage a CRC cannot see (the CRCs recomputed): libpng would complain on stderr, so OpenCV never sees it."""
     good = PLAIN["RGB"]()
     data = _with_idat(good, CRC_VALID_BUT_BROKEN[kind](good))
-    assert not image_io._is_plain_png(data)
+    assert not png_codec.is_plain_png(data)
     try:
         read_image(data)
     except ImageReadError:
@@ -127,7 +128,7 @@ def test_pngs_with_valid_crcs_but_broken_rows_go_through_pillow(kind, capfd):
 def test_a_rebuilt_idat_is_still_plain():
     """The helpers above rebuild a sound file exactly: the cases they break are broken by their change alone."""
     good = PLAIN["RGB"]()
-    assert image_io._is_plain_png(_with_idat(good, zlib.compress(_idat_rows(good))))
+    assert png_codec.is_plain_png(_with_idat(good, zlib.compress(_idat_rows(good))))
 
 
 @pytest.mark.parametrize("channels, mode", [(1, "L"), (3, "RGB"), (4, "RGBA")])
@@ -135,7 +136,7 @@ def test_png_outputs_without_metadata_keep_pixels_and_mode(channels, mode):
     rgba = _photo_with_alpha(19, 23).astype(np.float32) / 255
     image = ImageData(rgba[..., :3], rgba[..., 3] if channels == 4 else None, grayscale=channels == 1)
     encoded = encode_image(image, "png")
-    assert image_io._is_plain_png(encoded)
+    assert png_codec.is_plain_png(encoded)
     decoded = Image.open(io.BytesIO(encoded))
     assert (decoded.mode, decoded.size) == (mode, (23, 19))
     expected = image_io._quantize(image.pixels, image.alpha, image.grayscale, np.uint8)

@@ -17,9 +17,11 @@ import torch
 from PIL import Image, PngImagePlugin
 
 from edgedeblur_cli.cli import main
-from edgedeblur_cli.io import ImageWriteError, read_image, write_atomic
+from edgedeblur_cli.atomic import WriteError, write_atomic
+from edgedeblur_cli.io import read_image
 from edgedeblur_cli.models import create_model
-from edgedeblur_cli.restore import RestoreOptions, _tile_grid, load_model, restore_arrays, restore_image, restore_tensor
+from edgedeblur_cli.restore import RestoreOptions, load_model, restore_arrays, restore_image, restore_tensor
+from edgedeblur_cli.tiling import tile_grid
 
 from conftest import file_hash, make_tiny_model, synthetic_photo
 
@@ -142,15 +144,16 @@ def test_a_real_process_reports_a_mixed_batch(tiny_model_dir, photo_dir, tmp_pat
 
 def test_png_headers_tell_8_from_16_bits(tmp_path, monkeypatch):
     from edgedeblur_cli import io as image_io
+    from edgedeblur_cli import png_codec
 
     Image.fromarray(synthetic_photo(8, 8)).save(tmp_path / "eight.png")
     texted = PngImagePlugin.PngInfo()
     texted.add_text("Comment", "read by Pillow")  # not a plain PNG: Pillow decodes it
     Image.fromarray(synthetic_photo(8, 8)).save(tmp_path / "eight-text.png", pnginfo=texted)
     cv2.imwrite(str(tmp_path / "sixteen.png"), (synthetic_photo(8, 8).astype(np.uint16) * 257))
-    assert image_io._png_bit_depth((tmp_path / "eight.png").read_bytes()) == 8
-    assert image_io._png_bit_depth((tmp_path / "sixteen.png").read_bytes()) == 16
-    assert image_io._png_bit_depth(b"not a png") is None
+    assert png_codec.png_bit_depth((tmp_path / "eight.png").read_bytes()) == 8
+    assert png_codec.png_bit_depth((tmp_path / "sixteen.png").read_bytes()) == 16
+    assert png_codec.png_bit_depth(b"not a png") is None
 
     decodes = []
     opencv_decode, pillow_decoder = image_io.cv2.imdecode, Image._getdecoder
@@ -178,7 +181,7 @@ def test_atomic_write_leaves_nothing_when_the_disk_fills(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full_disk)
-    with pytest.raises(ImageWriteError, match="No space left"):
+    with pytest.raises(WriteError, match="No space left"):
         write_atomic(target, b"x" * 1000)
     assert list(tmp_path.iterdir()) == []
 
@@ -196,7 +199,7 @@ def test_a_failed_rename_leaves_the_destination_absent_or_intact(tmp_path, monke
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(os, "replace", fail_rename)
-    with pytest.raises(ImageWriteError, match="Input/output error"):
+    with pytest.raises(WriteError, match="Input/output error"):
         write_atomic(target, b"new data" * 100)
     assert seen == [b"new data" * 100]
     assert (target.read_bytes() == existing) if existing is not None else not target.exists()
@@ -298,7 +301,7 @@ def test_shipped_model_tiles_seamlessly_with_its_default_overlap():
 @pytest.mark.parametrize("tile, overlap", [(160, 32), (512, 96), (1024, 64)])
 def test_tile_grid_covers_evenly_on_the_model_grid(length, tile, overlap):
     padded = -(-length // 4) * 4
-    size, starts = _tile_grid(padded, tile, overlap, 4)
+    size, starts = tile_grid(padded, tile, overlap, 4)
     if padded <= tile:
         assert (size, starts) == (padded, [0])
         return

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from .allocator import release_free_memory
-from .io import EXTENSIONS, WRITABLE_EXTENSIONS, ImageData, ImageReadError, ImageWriteError, encode_image, is_supported, read_image, remove_stale_parts, write_atomic
+from .atomic import WriteError, remove_stale_parts, write_atomic
+from .io import EXTENSIONS, WRITABLE_EXTENSIONS, ImageData, ImageReadError, encode_image, is_supported, read_image
 
 STDIO = "-"
 
@@ -383,24 +384,24 @@ def _decoded(todo: list[tuple[int, Job]], readers: ThreadPoolExecutor | None, ah
         yield index, job, future.result()
 
 
-def _write_outputs(job: Job, outputs: dict[str, ImageData], quality: int, stdout=None) -> list[str] | ImageWriteError | OSError:
+def _write_outputs(job: Job, outputs: dict[str, ImageData], quality: int, stdout=None) -> list[str] | WriteError | OSError:
     """Encode and atomically write each output of a job; returns where they went, or why not."""
     return _store_outputs(_encode_outputs(job, outputs, quality), stdout)
 
 
-def _encode_outputs(job: Job, outputs: dict[str, ImageData], quality: int) -> list[tuple[Path | str, bytes]] | ImageWriteError:
+def _encode_outputs(job: Job, outputs: dict[str, ImageData], quality: int) -> list[tuple[Path | str, bytes]] | WriteError:
     """Each output of a job that was produced, encoded: (destination, file bytes) pairs, or why one could not be."""
     encoded = []
     try:
         for kind, destination in job.outputs.items():
             if kind in outputs:
                 encoded.append((destination, encode_image(outputs[kind], job.ext if kind == "main" else "png", quality)))
-    except ImageWriteError as exc:
+    except WriteError as exc:
         return exc
     return encoded
 
 
-def _store_outputs(encoded: list[tuple[Path | str, bytes]] | ImageWriteError, stdout=None) -> list[str] | ImageWriteError | OSError:
+def _store_outputs(encoded: list[tuple[Path | str, bytes]] | WriteError, stdout=None) -> list[str] | WriteError | OSError:
     """Write encoded outputs, atomically (files) or flushed (stdout); returns where they went, or why not."""
     if isinstance(encoded, Exception):
         return encoded
@@ -415,6 +416,6 @@ def _store_outputs(encoded: list[tuple[Path | str, bytes]] | ImageWriteError, st
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 write_atomic(destination, data, remove_stale=False)
             written.append(str(destination))
-    except (ImageWriteError, OSError) as exc:
+    except (WriteError, OSError) as exc:
         return exc
     return written

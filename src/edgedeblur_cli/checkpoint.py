@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .io import write_atomic
+from .atomic import write_atomic
 
 CHECKPOINT_FILE = "checkpoint.pt"
 

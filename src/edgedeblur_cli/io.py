@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import io as _io
 import os
-import secrets
 import warnings
-import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
+
+from .atomic import WriteError, write_atomic
+from .png_codec import decode_plain_png, encode_plain_png, is_plain_png, png_bit_depth
 
 # Refuse decompression bombs outright (Pillow only warns below twice this): 16k x 16k is
 # far above any camera we expect, and a bigger declared size is an attack or a broken file.
@@ -36,10 +37,6 @@ _ORIENTATION_TAG = 0x0112
 
 class ImageReadError(Exception):
     """The file is not an image we can read; the message says why."""
-
-
-class ImageWriteError(Exception):
-    """The output could not be written; nothing was left behind."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +72,11 @@ def read_image(source: str | os.PathLike | bytes) -> ImageData:
     data = source if isinstance(source, bytes) else _read_bytes(Path(source))
     if not data:
         raise ImageReadError("empty file")
-    if _is_plain_png(data):
-        plain = _decode_plain_png(data)
+    if is_plain_png(data):
+        plain = decode_plain_png(data)
         if plain is not None:
-            return plain
+            values = plain.astype(np.float32)
+            return _image_data(np.divide(values, 255.0, out=values), 8, None, None, "PNG")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's notes on odd but readable files are not for users
@@ -125,7 +123,7 @@ def _from_pil(img: Image.Image, data: bytes) -> ImageData:
     if getattr(img, "n_frames", 1) > 1:
         img.seek(0)  # animated GIF/WebP/TIFF: restore the first frame only
     mode = img.mode
-    maybe_16bit = fmt == "TIFF" or (fmt == "PNG" and _png_bit_depth(data) == 16)
+    maybe_16bit = fmt == "TIFF" or (fmt == "PNG" and png_bit_depth(data) == 16)
     sixteen = _decode_16bit(data) if mode in ("I;16", "I;16B", "I;16L", "I", "RGB", "RGBA") and maybe_16bit else None
     if sixteen is not None:
         array, bit_depth = sixteen, 16
@@ -148,82 +146,6 @@ def _image_data(array: np.ndarray, bit_depth: int, icc: bytes | None, exif: byte
     if pixels.shape[0] < 1 or pixels.shape[1] < 1:
         raise ImageReadError("image has no pixels")
     return ImageData(np.ascontiguousarray(pixels, dtype=np.float32), alpha, grayscale, bit_depth, icc, exif, fmt)
-
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Chunks that change no pixel and carry nothing we keep: a PNG made of these alone is "plain".
-# iCCP, eXIf and text chunks (EXIF may hide in one) hold metadata we carry over; PLTE, tRNS,
-# gAMA, sBIT and the like change what the pixels mean; all of them go through Pillow.
-_PLAIN_PNG_CHUNKS = frozenset({b"IHDR", b"IDAT", b"IEND", b"pHYs", b"sRGB", b"tIME"})
-_PLAIN_PNG_CHANNELS = {0: 1, 2: 3, 6: 4}  # colour type -> channels: gray, RGB, RGBA (not palette, not gray + alpha)
-# Thumbnails and screenshots, where decoding is a real share of the work; bigger PNGs spend their
-# time in the network, and checking them here would inflate a whole extra copy of their pixels.
-_PLAIN_PNG_MAX_PIXELS = 1 << 22
-
-
-def _is_plain_png(data: bytes) -> bool:
-    """True for a sound, non-interlaced 8-bit gray, RGB or RGBA PNG of up to ~4 MP holding nothing but pixels.
-
-    Sound means every chunk's CRC matches, the file reaches IEND, and the compressed rows
-    inflate to exactly the rows the header declares, each with a valid filter byte: nothing
-    for libpng (inside OpenCV) to complain about on stderr, where it writes on its own. A file
-    that fails goes to Pillow, which says in one line what is wrong with it.
-    """
-    if len(data) < 45 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
-        return False
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    bit_depth, color_type, interlace = data[24], data[25], data[28]
-    channels = _PLAIN_PNG_CHANNELS.get(color_type)
-    if bit_depth != 8 or channels is None or interlace != 0 or not 0 < width * height <= _PLAIN_PNG_MAX_PIXELS:
-        return False
-    view = memoryview(data)
-    compressed = []
-    position = 8
-    while position + 12 <= len(data):
-        length = int.from_bytes(view[position : position + 4], "big")
-        end = position + 12 + length
-        kind = bytes(view[position + 4 : position + 8])
-        if end > len(data) or kind not in _PLAIN_PNG_CHUNKS:
-            return False
-        if zlib.crc32(view[position + 4 : end - 4]) != int.from_bytes(view[end - 4 : end], "big"):
-            return False
-        if kind == b"IDAT":
-            compressed.append(view[position + 8 : end - 4])
-        elif kind == b"IEND":
-            return _rows_are_sound(b"".join(compressed), height, 1 + width * channels)
-        position = end
-    return False
-
-
-def _rows_are_sound(compressed: bytes, height: int, row_bytes: int) -> bool:
-    """The zlib stream inflates completely to ``height`` rows of ``row_bytes``, each starting with a filter type 0-4."""
-    inflater = zlib.decompressobj()
-    try:
-        rows = inflater.decompress(compressed, height * row_bytes + 1)
-    except zlib.error:
-        return False
-    if len(rows) != height * row_bytes or not inflater.eof:
-        return False
-    return bool((np.frombuffer(rows, np.uint8)[::row_bytes] <= 4).all())
-
-
-def _decode_plain_png(data: bytes) -> ImageData | None:
-    """A plain PNG (see ``_is_plain_png``) through OpenCV: the same pixels as Pillow, 3.7x faster on thumbnails
-    (1.5x with the check); None if it cannot."""
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if array is None or array.dtype != np.uint8:
-        return None
-    if array.ndim == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    values = array.astype(np.float32)
-    return _image_data(np.divide(values, 255.0, out=values), 8, None, None, "PNG")
-
-
-def _png_bit_depth(data: bytes) -> int | None:
-    """The bit depth in a PNG's header (IHDR), without decoding it; None if the header is not there."""
-    if data[:8] == _PNG_SIGNATURE and data[12:16] == b"IHDR" and len(data) > 24:
-        return data[24]
-    return None
 
 
 def _decode_16bit(data: bytes) -> np.ndarray | None:
@@ -287,13 +209,13 @@ def encode_image(image: ImageData, ext: str, quality: int = 95) -> bytes:
         ext = "tif"
     fmt = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "tif": "TIFF", "bmp": "BMP"}.get(ext)
     if fmt is None:
-        raise ImageWriteError(f"unsupported output format {ext!r}")
+        raise WriteError(f"unsupported output format {ext!r}")
     alpha = image.alpha if fmt != "JPEG" else None
     if image.bit_depth == 16 and ext in SIXTEEN_BIT_FORMATS:
         return _encode_16bit(_quantize(image.pixels, alpha, image.grayscale, np.uint16), ext)
     as_uint8 = _quantize(image.pixels, alpha, image.grayscale, np.uint8)
     if fmt == "PNG" and not image.icc_profile and not image.exif and as_uint8.shape[2] != 2:
-        return _encode_plain_png(as_uint8)
+        return encode_plain_png(as_uint8)
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[as_uint8.shape[2]]
     if fmt == "BMP" and mode == "LA":
         as_uint8, mode = as_uint8[..., :1], "L"
@@ -331,20 +253,6 @@ def _quantize(pixels: np.ndarray, alpha: np.ndarray | None, grayscale: bool, dty
     return out
 
 
-def _encode_plain_png(as_uint8: np.ndarray) -> bytes:
-    """(H, W, 1|3|4) uint8 L/RGB/RGBA -> PNG bytes through OpenCV: the same pixels as Pillow's
-    encoder at the same zlib level, about twice as fast on thumbnails (no metadata to carry)."""
-    channels = as_uint8.shape[2]
-    if channels == 1:
-        ordered = as_uint8[..., 0]
-    else:
-        ordered = cv2.cvtColor(as_uint8, cv2.COLOR_RGBA2BGRA if channels == 4 else cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(".png", ordered, [cv2.IMWRITE_PNG_COMPRESSION, 6])
-    if not ok:
-        raise ImageWriteError("could not encode a PNG")
-    return encoded.tobytes()
-
-
 def _encode_16bit(as_uint16: np.ndarray, ext: str) -> bytes:
     if as_uint16.shape[2] == 3:
         as_uint16 = cv2.cvtColor(as_uint16, cv2.COLOR_RGB2BGR)
@@ -354,85 +262,8 @@ def _encode_16bit(as_uint16: np.ndarray, ext: str) -> bytes:
         as_uint16 = as_uint16[..., 0]
     ok, encoded = cv2.imencode("." + ext, as_uint16)
     if not ok:
-        raise ImageWriteError(f"could not encode a 16-bit {ext}")
+        raise WriteError(f"could not encode a 16-bit {ext}")
     return encoded.tobytes()
-
-
-def write_atomic(path: str | os.PathLike, data: bytes, remove_stale: bool = True) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
-
-    A crash or a full disk leaves either the old file (or none) or the complete new one,
-    never a partial file; the temporary file is removed on any failure. ``remove_stale``
-    first deletes temporary files a killed earlier write of ``path`` left (a listing of the
-    folder: a caller writing many files does it once for all with ``remove_stale_parts``).
-    """
-    path = Path(path)
-    folder = path.parent
-    if remove_stale:
-        remove_stale_parts([path])
-    try:
-        fd, tmp_name = _create_part_file(path)
-    except OSError as exc:
-        raise ImageWriteError(f"cannot write in {folder} ({exc.strerror or exc})") from exc
-    try:
-        replaced_mode = _existing_mode(path)
-        if replaced_mode is not None:
-            os.fchmod(fd, replaced_mode)  # a replaced output keeps its mode
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise ImageWriteError(f"cannot write {path} ({exc.strerror or exc})") from exc
-        raise
-
-
-def remove_stale_parts(paths: list[Path]) -> None:
-    """Delete temporary files killed earlier writes of ``paths`` left (ours by name), one listing per folder."""
-    by_folder: dict[Path, set[str]] = {}
-    for path in paths:
-        by_folder.setdefault(Path(path).parent, set()).add(Path(path).name)
-    for folder, names in by_folder.items():
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue  # no folder yet: nothing stale in it
-        for entry in entries:
-            # ours are named ".NAME.RANDOM.part" (_create_part_file): strip the random part to find NAME.
-            if entry.name.startswith(".") and entry.name.endswith(".part") and entry.name[1:-5].rpartition(".")[0] in names:
-                try:
-                    os.unlink(entry.path)
-                except OSError:
-                    pass
-
-
-def _create_part_file(path: Path) -> tuple[int, str]:
-    """Create ``.NAME.RANDOM.part`` beside ``path``, exclusively, for writing: (fd, its path).
-
-    Created with mode 0666 less the umask, as a plain ``open()`` would create the output, the
-    kernel applying the umask: reading the umask in Python means setting it, for an instant in
-    which a folder another writer thread makes would get 0777.
-    """
-    for _ in range(100):
-        name = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}.part")
-        try:
-            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), name
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name beside {path}")
-
-
-def _existing_mode(path: Path) -> int | None:
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        return None
 
 
 def write_image(path: str | os.PathLike, image: ImageData, ext: str | None = None, quality: int = 95) -> None:

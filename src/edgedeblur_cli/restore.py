@@ -7,20 +7,18 @@ result equals the whole-image result up to the blending of tile borders (tested 
 
 from __future__ import annotations
 
-import math
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .models.common import border_pad_mode
 from .device import pick_device
 from .names import DEFAULT_MODEL
+from .tiling import blend_window, round_up, tile_grid, tile_input
 from .weights import load_named_model
 
 
@@ -87,51 +85,6 @@ def load_model(
 
 def _model_multiple(model: nn.Module) -> int:
     return int(getattr(model, "size_multiple", 16))
-
-
-def _window(size: int, overlap: int, at_start: bool, at_end: bool) -> torch.Tensor:
-    """1-D blend weights (size,) for a tile: 1 inside, a raised-cosine ramp across inner overlaps.
-
-    The ramp spans only the middle third of the overlap and is 0 in the outer third, where
-    the tile's own border (padding instead of real neighbours) still affects the output;
-    the neighbouring tile covers those pixels with weight 1.
-    """
-    w = torch.ones(size, dtype=torch.float32)
-    if overlap > 0:
-        margin = overlap // 3
-        ramp = torch.zeros(overlap)
-        width = overlap - 2 * margin
-        ramp[margin : margin + width] = 0.5 - 0.5 * torch.cos(torch.linspace(0, torch.pi, width + 2)[1:-1])
-        ramp[margin + width :] = 1.0
-        if not at_start:
-            w[:overlap] = ramp
-        if not at_end:
-            w[-overlap:] = ramp.flip(0)
-    return w
-
-
-def _tile_grid(length: int, tile: int, overlap: int, multiple: int) -> tuple[int, list[int]]:
-    """Equal tiles covering ``length``: (tile size, starts), every start a multiple of ``multiple``.
-
-    The tiles are spread evenly instead of stepping by ``tile - overlap`` and squeezing a
-    last tile against the end, which would compute up to a whole extra row of tiles: a
-    4000-pixel side takes 5 tiles of 880 rather than 5 of 1024. Neighbours overlap by at
-    least ``overlap``; aligned starts keep each tile on the whole image's downsampling grid.
-    """
-    if length <= tile:
-        return length, [0]
-    # One extra multiple of slack: rounding the starts to the grid may shrink an overlap by that much.
-    need = overlap + multiple
-    count = math.ceil((length - need) / (tile - need))
-    size = min(tile, _round_up(math.ceil((length + (count - 1) * need) / count), multiple))
-    span = length - size
-    starts = [round(i * span / (count - 1) / multiple) * multiple for i in range(count)]
-    starts[-1] = span
-    return size, starts
-
-
-def _round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
 
 
 @torch.inference_mode()
@@ -239,7 +192,7 @@ def _restore_tensor(
     with_edges = with_edges and hasattr(model, "forward_with_edges")
     n, _, h, w = images.shape
     tile = max(multiple, options.tile // multiple * multiple)
-    if _round_up(h, multiple) <= tile and _round_up(w, multiple) <= tile:
+    if round_up(h, multiple) <= tile and round_up(w, multiple) <= tile:
         restored, edges = _run(model, images, device, options.half, with_edges, clamp=True)  # the model pads and crops itself
     else:
         restored, edges = _tiled(model, images, tile, multiple, options, device, with_edges)
@@ -254,24 +207,13 @@ def _keep_share(restored: torch.Tensor, images: torch.Tensor, strength: float) -
     restored.sub_(images).mul_(strength).add_(images)
 
 
-def _tile_input(image: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
-    """The (3, height, width) window of a (3, H, W) image, padded past the bottom/right edge
-    exactly as ``pad_to_multiple`` pads the whole image, so tiles match a whole-image run."""
-    piece = image[:, top : top + height, left : left + width]
-    pad_h, pad_w = height - piece.shape[1], width - piece.shape[2]
-    if pad_h == 0 and pad_w == 0:
-        return piece
-    mode = border_pad_mode(pad_h, pad_w, image.shape[1], image.shape[2])
-    return F.pad(piece[None], (0, pad_w, 0, pad_h), mode=mode)[0]
-
-
 def _tiled(model, images: torch.Tensor, tile: int, multiple: int, options: RestoreOptions, device, with_edges: bool):
     n, _, h, w = images.shape
     overlap = min(_overlap(model, options), tile // 2 - 1)
-    tile_h, tops = _tile_grid(_round_up(h, multiple), tile, overlap, multiple)
-    tile_w, lefts = _tile_grid(_round_up(w, multiple), tile, overlap, multiple)
-    rows = {t: _window(tile_h, overlap, t == tops[0], t == tops[-1]) for t in tops}
-    cols = {l: _window(tile_w, overlap, l == lefts[0], l == lefts[-1]) for l in lefts}
+    tile_h, tops = tile_grid(round_up(h, multiple), tile, overlap, multiple)
+    tile_w, lefts = tile_grid(round_up(w, multiple), tile, overlap, multiple)
+    rows = {t: blend_window(tile_h, overlap, t == tops[0], t == tops[-1]) for t in tops}
+    cols = {l: blend_window(tile_w, overlap, l == lefts[0], l == lefts[-1]) for l in lefts}
 
     def blend(t: int, l: int) -> torch.Tensor:
         """The blend weights of the tile at (t, l), cut to the part inside the image."""
@@ -288,7 +230,7 @@ def _tiled(model, images: torch.Tensor, tile: int, multiple: int, options: Resto
     per_batch = max(1, min(options.batch_size, options.batch_pixels // (tile_h * tile_w)))
     for start in range(0, len(jobs), per_batch):
         group = jobs[start : start + per_batch]
-        batch = torch.stack([_tile_input(images[i], t, l, tile_h, tile_w) for i, t, l in group])
+        batch = torch.stack([tile_input(images[i], t, l, tile_h, tile_w) for i, t, l in group])
         out, edge = _run(model, batch, device, options.half, with_edges)
         for k, (i, t, l) in enumerate(group):
             win = blend(t, l)
