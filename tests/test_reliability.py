@@ -333,3 +333,21 @@ def test_real_paths_equal_realpath_with_symlinks(tmp_path):
     paths = [tmp_path / "photos" / "a.png", tmp_path / "photos" / "b.png", tmp_path / "link-folder" / "a.png",
              tmp_path / "link-folder" / "b.png", tmp_path / "link-folder" / "new.png", "relative/x.png"]
     assert real_paths(paths) == [os.path.realpath(p) for p in paths]
+
+
+def test_settle_outputs_refuses_clashes_and_input_overwrites_and_skips_existing_outputs(tmp_path):
+    from edgedeblur_cli.batch import Job, settle_outputs
+
+    for name in ("a.png", "b.gif", "b.webp", "done.png", "done_restored.png"):
+        (tmp_path / name).write_bytes(b"x")
+
+    def job(source: str, output: str) -> Job:
+        return Job(tmp_path / source, source, {"main": tmp_path / output}, "png")
+
+    jobs = [job("a.png", "a_restored.png"), job("b.gif", "b.png"), job("b.webp", "b.png"), job("done.png", "done_restored.png"), job("a.png", "b.gif")]
+    todo, refused = settle_outputs(jobs, overwrite=False)
+    assert [index for index, _ in todo] == [0, 1]
+    assert [(index, existing) for index, _, existing, _ in refused] == [(2, None), (3, tmp_path / "done_restored.png"), (4, None)]
+    assert "is also the output of b.gif" in refused[0][3] and "would overwrite an input" in refused[2][3]
+    todo, refused = settle_outputs(jobs, overwrite=True)
+    assert [index for index, _ in todo] == [0, 1, 3] and [index for index, *_ in refused] == [2, 4]

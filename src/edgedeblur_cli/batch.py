@@ -181,6 +181,37 @@ def plan_jobs(
     return jobs
 
 
+def settle_outputs(jobs: list[Job], overwrite: bool) -> tuple[list[tuple[int, Job]], list[tuple[int, Job, Path | None, str]]]:
+    """The jobs to run, as (index, job), and those settled before anything is decoded, as
+    (index, job, existing output or None, reason): an output claimed by an earlier input (say
+    a.gif and a.webp with --ext png) or that would overwrite an input fails (None); one that
+    exists without ``overwrite`` is skipped (its path). Both lists keep the order of ``jobs``."""
+    input_keys = set(real_paths([j.source for j in jobs if j.source is not None]))
+    destinations = [d for j in jobs for d in j.outputs.values() if d != STDIO]
+    output_key = dict(zip(destinations, real_paths(destinations)))
+    todo: list[tuple[int, Job]] = []
+    refused: list[tuple[int, Job, Path | None, str]] = []
+    claimed: dict[str, str] = {}
+    for index, job in enumerate(jobs):
+        files = [output_key[d] for d in job.outputs.values() if d != STDIO]
+        clash = next((f for f in files if f in claimed), None)
+        if clash is not None:
+            refused.append((index, job, None, f"output {clash} is also the output of {claimed[clash]}; rename one of them or use --suffix/--ext"))
+            continue
+        claimed.update((f, job.display) for f in files)
+        main = job.outputs["main"]
+        if main != STDIO:
+            main_path = Path(main)
+            if output_key[main] in input_keys:
+                refused.append((index, job, None, f"output {main_path} would overwrite an input; choose another -o or --suffix"))
+                continue
+            if main_path.exists() and not overwrite:
+                refused.append((index, job, main_path, f"{main_path} exists, skipped (use --overwrite)"))
+                continue
+        todo.append((index, job))
+    return todo, refused
+
+
 MAX_PENDING_PIXELS = 1 << 22  # images read ahead or waiting to be written hold at most ~4 MP
 MAX_PENDING_IMAGES = 256  # ... and number at most this many on each side
 # Small images are gathered into batches of this many pixels (64 images of 32x32): the CPU ran a
@@ -221,9 +252,6 @@ def run_jobs(
     """
     summary = Summary()
     results: dict[int, dict] = {}
-    input_keys = set(real_paths([j.source for j in jobs if j.source is not None]))
-    destinations = [d for j in jobs for d in j.outputs.values() if d != STDIO]
-    output_key = dict(zip(destinations, real_paths(destinations)))
     bar = None
     if progress:
         from tqdm import tqdm
@@ -240,29 +268,14 @@ def run_jobs(
         error(f"{job.display}: {reason}")
         finish(index, {"input": job.display, "status": "failed", "reason": reason})
 
-    # Outputs that exist, would overwrite an input or are claimed by an earlier input (say
-    # a.gif and a.webp with --ext png) are settled before anything is decoded.
-    todo: list[tuple[int, Job]] = []
-    claimed: dict[str, str] = {}
-    for index, job in enumerate(jobs):
-        files = [output_key[d] for d in job.outputs.values() if d != STDIO]
-        clash = next((f for f in files if f in claimed), None)
-        if clash is not None:
-            fail(index, job, f"output {clash} is also the output of {claimed[clash]}; rename one of them or use --suffix/--ext")
+    todo, refused = settle_outputs(jobs, overwrite)
+    for index, job, existing, reason in refused:
+        if existing is None:
+            fail(index, job, reason)
             continue
-        claimed.update((f, job.display) for f in files)
-        main = job.outputs["main"]
-        if main != STDIO:
-            main_path = Path(main)
-            if output_key[main] in input_keys:
-                fail(index, job, f"output {main_path} would overwrite an input; choose another -o or --suffix")
-                continue
-            if main_path.exists() and not overwrite:
-                summary.skipped += 1
-                note(f"{job.display}: {main_path} exists, skipped (use --overwrite)")
-                finish(index, {"input": job.display, "status": "skipped", "output": str(main_path)})
-                continue
-        todo.append((index, job))
+        summary.skipped += 1
+        note(f"{job.display}: {reason}")
+        finish(index, {"input": job.display, "status": "skipped", "output": str(existing)})
 
     # One folder listing for all outputs, not one per file (which made writing a folder quadratic).
     remove_stale_parts([Path(d) for _, job in todo for d in job.outputs.values() if d != STDIO])
