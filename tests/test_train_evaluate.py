@@ -235,3 +235,20 @@ def test_summed_stage_loss_is_the_per_sample_loss_summed():
         summed = summed_stage_loss(model, "deblur", "psnr", degraded, sharp)
         each = [restoration_loss(model(degraded[i : i + 1]).clamp(0, 1), sharp[i : i + 1], "psnr") for i in range(3)]
     assert torch.allclose(summed, torch.stack(each).sum(), atol=1e-5)
+
+
+def test_an_epochs_logged_seconds_include_its_validation(train_folder, tmp_path, monkeypatch):
+    import time as time_module
+
+    from edgedeblur_cli.train import Trainer
+
+    validate = Trainer._validate
+
+    def slow_validate(self, stage):
+        time_module.sleep(0.3)
+        return validate(self, stage)
+
+    monkeypatch.setattr(Trainer, "_validate", slow_validate)
+    out = train(_config(train_folder, tmp_path / "slow", epochs=1), log=lambda m: None)
+    seconds = float((out / "log.csv").read_text().splitlines()[-1].split(",")[5])
+    assert seconds >= 0.3

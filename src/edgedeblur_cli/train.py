@@ -281,16 +281,16 @@ class Trainer:
         while self.state.epoch < c.epochs and self.state.bad_epochs < c.patience and not out_of_time:
             epoch_start = time.monotonic()
             train_loss, out_of_time = self._train_epoch(stage, loss_module, optimizer, disc_optimizer, deadline)
-            best_state, optimizer = self._end_epoch(stage, train_loss, time.monotonic() - epoch_start, optimizer, best_state)
+            best_state, optimizer = self._end_epoch(stage, train_loss, epoch_start, optimizer, best_state)
             self._checkpoint(optimizer, best_state, disc_optimizer)
             self._write_log()
         self.model.load_state_dict(best_state)  # restore-best, as the seed's early stopping did
         return out_of_time
 
     def _end_epoch(
-        self, stage: str, train_loss: float, seconds: float, optimizer: torch.optim.Optimizer, best_state: dict
+        self, stage: str, train_loss: float, epoch_start: float, optimizer: torch.optim.Optimizer, best_state: dict
     ) -> tuple[dict, torch.optim.Optimizer]:
-        """Validate, log the epoch, keep the weights if they are the best yet, save the best
+        """Validate, log the epoch (begun at ``epoch_start``, monotonic), keep the weights if they are the best yet, save the best
         model, and recover from a divergence; returns the best weights and the optimizer to go on with."""
         c = self.config
         val_loss = self._validate(stage)
@@ -308,7 +308,7 @@ class Trainer:
             "train_loss": train_loss,
             "val_loss": val_loss,
             "val_psnr": val_psnr(stage, val_loss, c.loss),
-            "seconds": round(seconds, 1),
+            "seconds": round(time.monotonic() - epoch_start, 1),  # training and validation
             "lr": float(f"{optimizer.param_groups[0]['lr']:.3g}"),
         })
         self.log(f"{stage} epoch {self.state.epoch}: train {train_loss:.5f}, val {val_loss:.5f}{psnr_note(stage, val_loss, c.loss)}" + (" (best)" if improved else ""))
