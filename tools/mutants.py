@@ -236,6 +236,27 @@ MUTANTS = [
         "    if False:\n",
         ("tests/test_agreement_pair.py",),
     ),
+    Mutant(
+        "the adversarial edge step never updates its discriminator",
+        "src/edgedeblur_cli/stages.py",
+        "    disc_optimizer.step()\n",
+        "    pass\n",
+        ("tests/test_train_evaluate.py::test_adversarial_edge_loss_updates_the_discriminator_and_trains_the_edge_branch",),
+    ),
+    Mutant(
+        "validation averages per batch instead of per sample",
+        "src/edgedeblur_cli/stages.py",
+        '    return restoration_loss(restored, sharp, loss, reduction="sum")\n',
+        "    return restoration_loss(restored, sharp, loss)\n",
+        ("tests/test_train_evaluate.py::test_summed_stage_loss_is_the_per_sample_loss_summed",),
+    ),
+    Mutant(
+        "an existing output is overwritten without --overwrite",
+        "src/edgedeblur_cli/batch.py",
+        "            if main_path.exists() and not overwrite:\n",
+        "            if False:\n",
+        ("tests/test_reliability.py::test_settle_outputs_refuses_clashes_and_input_overwrites_and_skips_existing_outputs",),
+    ),
 ]
 
 
