@@ -13,15 +13,15 @@ import numpy as np
 from .atomic import WriteError
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Chunks that change no pixel and carry nothing we keep: a PNG made of these alone is "plain".
 # iCCP, eXIf and text chunks (EXIF may hide in one) hold metadata we carry over; PLTE, tRNS,
 # gAMA, sBIT and the like change what the pixels mean; all of them go through Pillow.
-PLAIN_PNG_CHUNKS = frozenset({b"IHDR", b"IDAT", b"IEND", b"pHYs", b"sRGB", b"tIME"})
-PLAIN_PNG_CHANNELS = {0: 1, 2: 3, 6: 4}  # colour type -> channels: gray, RGB, RGBA (not palette, not gray + alpha)
+_PLAIN_PNG_CHUNKS = frozenset({b"IHDR", b"IDAT", b"IEND", b"pHYs", b"sRGB", b"tIME"})
+_PLAIN_PNG_CHANNELS = {0: 1, 2: 3, 6: 4}  # colour type -> channels: gray, RGB, RGBA (not palette, not gray + alpha)
 # Thumbnails and screenshots, where decoding is a real share of the work; bigger PNGs spend their
 # time in the network, and checking them here would inflate a whole extra copy of their pixels.
-PLAIN_PNG_MAX_PIXELS = 1 << 22
+_PLAIN_PNG_MAX_PIXELS = 1 << 22
 
 
 def is_plain_png(data: bytes) -> bool:
@@ -32,12 +32,12 @@ def is_plain_png(data: bytes) -> bool:
     for libpng (inside OpenCV) to complain about on stderr, where it writes on its own. A file
     that fails goes to Pillow, which says in one line what is wrong with it.
     """
-    if len(data) < 45 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
+    if len(data) < 45 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
         return False
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     bit_depth, color_type, interlace = data[24], data[25], data[28]
-    channels = PLAIN_PNG_CHANNELS.get(color_type)
-    if bit_depth != 8 or channels is None or interlace != 0 or not 0 < width * height <= PLAIN_PNG_MAX_PIXELS:
+    channels = _PLAIN_PNG_CHANNELS.get(color_type)
+    if bit_depth != 8 or channels is None or interlace != 0 or not 0 < width * height <= _PLAIN_PNG_MAX_PIXELS:
         return False
     view = memoryview(data)
     compressed = []
@@ -46,7 +46,7 @@ def is_plain_png(data: bytes) -> bool:
         length = int.from_bytes(view[position : position + 4], "big")
         end = position + 12 + length
         kind = bytes(view[position + 4 : position + 8])
-        if end > len(data) or kind not in PLAIN_PNG_CHUNKS:
+        if end > len(data) or kind not in _PLAIN_PNG_CHUNKS:
             return False
         if zlib.crc32(view[position + 4 : end - 4]) != int.from_bytes(view[end - 4 : end], "big"):
             return False
@@ -83,7 +83,7 @@ def decode_plain_png(data: bytes) -> np.ndarray | None:
 
 def png_bit_depth(data: bytes) -> int | None:
     """The bit depth in a PNG's header (IHDR), without decoding it; None if the header is not there."""
-    if data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR" and len(data) > 24:
+    if data[:8] == _PNG_SIGNATURE and data[12:16] == b"IHDR" and len(data) > 24:
         return data[24]
     return None
 
