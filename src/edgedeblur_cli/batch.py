@@ -295,6 +295,8 @@ def run_jobs(
     writers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-write") if io_threads else None
     writing: deque[tuple[int, Job, Future | list[str] | Exception]] = deque()
 
+    details: dict[int, dict] = {}  # what a process reports beside its images (e.g. the kernel it used)
+
     def settle_write(index: int, job: Job, outcome: Future | list[str] | Exception) -> None:
         if isinstance(outcome, Future):
             outcome = outcome.result()
@@ -304,9 +306,11 @@ def run_jobs(
             fail(index, job, f"cannot write output ({outcome})")
             return
         summary.done += 1
-        finish(index, {"input": job.display, "status": "done", "outputs": outcome})
+        finish(index, {"input": job.display, "status": "done", "outputs": outcome, **details.pop(index, {})})
 
     def write(index: int, job: Job, outputs: dict[str, ImageData]) -> None:
+        outputs = dict(outputs)
+        details[index] = outputs.pop("details", {})
         if writers is None:
             settle_write(index, job, _write_outputs(job, outputs, quality, stdout))
             return

@@ -6,9 +6,9 @@
 """
 
 # Registered architectures (``create_model(name)``), in the registry's order.
-ARCHITECTURES = ("edgedeblur-s", "edgedeblur-s-noedge", "agreement-pair", "seed", "seed-edgenet", "unet", "edge-discriminator")
+ARCHITECTURES = ("edgedeblur-s", "edgedeblur-s-noedge", "agreement-pair", "edgedeblur-prior", "seed", "seed-edgenet", "unet", "edge-discriminator")
 # Published weights (``load_model(name)``): what `restore`, `edges` and `evaluate` load by name.
-PUBLISHED = ("edgedeblur-s", "seed", "edgedeblur-blind", "edgedeblur-denoise", "edgedeblur-auto")
+PUBLISHED = ("edgedeblur-s", "seed", "edgedeblur-blind", "edgedeblur-denoise", "edgedeblur-auto", "edgedeblur-prior")
 # The weights `restore` and `edges` use unless told otherwise.
 DEFAULT_MODEL = "edgedeblur-auto"
 # The architecture `train` builds unless told otherwise.

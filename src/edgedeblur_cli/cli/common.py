@@ -77,8 +77,11 @@ def model_options(func):
     return func
 
 
-def run_file_command(ctx: Context, verb: str, inputs, output, recursive, suffix, ext, quality, overwrite, as_json, make_process, batch_size, extras=None):
-    """Plan outputs (usage errors exit 2 before any model is loaded), then build the processor and run."""
+def run_file_command(ctx: Context, verb: str, inputs, output, recursive, suffix, ext, quality, overwrite, as_json, make_process, batch_size, extras=None, report=None):
+    """Plan outputs (usage errors exit 2 before any model is loaded), then build the processor and run.
+
+    ``report(summary)``, if given, runs before the summary line (per-file details on stderr).
+    """
     from ..batch import OutputPlan, UsageProblem, collect_inputs, plan_jobs, run_jobs
 
     try:
@@ -105,6 +108,8 @@ def run_file_command(ctx: Context, verb: str, inputs, output, recursive, suffix,
     except KeyboardInterrupt:
         ctx.error("interrupted: finished outputs are complete, none is half-written; rerun to do the rest")
         sys.exit(130)
+    if report is not None:
+        report(summary)
     if as_json:
         click.echo(json.dumps({"summary": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed}, "results": summary.results}, indent=2))
     if len(jobs) > 1 or summary.failed or summary.skipped:

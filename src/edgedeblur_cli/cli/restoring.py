@@ -8,6 +8,7 @@ import click
 
 from .app import main
 from .common import Context, device_type, fatal, file_options, load_or_exit, model_options, restore_options, run_file_command
+from .kernels import KERNEL_HELP, auto_batch, deconvolve_batch, given_kernel, kernel_options, load_prior_or_exit
 
 RESTORE_EXAMPLES = """
 \b
@@ -18,8 +19,10 @@ Examples:
   edgedeblur restore big.tif --device cuda --half --compare
   edgedeblur restore noisy.jpg --strength 0.75   # apply three quarters of the correction
   edgedeblur restore iso6400.jpg --model edgedeblur-denoise   # noisy, not blurred: denoise only
-  edgedeblur restore shaky.jpg --model edgedeblur-blind      # known to be blurred: always deblur
-"""
+  edgedeblur restore shaky.jpg --kernel psf.png   # deconvolve a known blur kernel (image or .npy)
+  edgedeblur restore walk.jpg --motion 15,30      # a 15 px motion at 30 degrees
+  edgedeblur restore soft.jpg --defocus 3 --noise 0.01
+""" + "\n" + KERNEL_HELP
 
 
 @main.command(epilog=RESTORE_EXAMPLES)
@@ -30,14 +33,25 @@ Examples:
 @click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True,
               help="Share of the correction to apply: 1 the full restoration, 0 the input as it was; "
                    "lower is gentler (the default model overshoots a little on real camera noise).")
-def restore(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, model_name, weights, hub_repo, device, batch_size, tile, tile_overlap, half, save_edges, compare, strength):
+@kernel_options
+def restore(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, model_name, weights, hub_repo, device, batch_size, tile, tile_overlap, half, save_edges, compare, strength,
+            kernel_file, motion, gaussian, defocus, noise, estimate_kernel):
     """Restore blurred, noisy photos (files, folders, or - for stdin)."""
+    from ..names import DEFAULT_MODEL
+
     ctx = Context(quiet, debug)
     options = restore_options(tile, tile_overlap, batch_size, half, strength)
+    kernel = given_kernel(ctx, kernel_file, motion, gaussian, defocus)
 
     def make_process():
+        if kernel is not None:  # the one kernel given: deconvolution only, no network route
+            prior = load_prior_or_exit(ctx, device)
+            return functools.partial(deconvolve_batch, prior, kernel, noise, compare), device_type(prior)
         model = load_or_exit(ctx, model_name, weights, hub_repo, device)
-        return functools.partial(restore_batch, model, options, bool(save_edges), compare), device_type(model)
+        network = functools.partial(restore_batch, model, options, bool(save_edges), compare)
+        if estimate_kernel and model_name == DEFAULT_MODEL and weights is None:
+            return functools.partial(auto_batch, network, load_prior_or_exit(ctx, device), noise, compare), device_type(model)
+        return network, device_type(model)
 
     extras = {}
     if save_edges:

@@ -17,6 +17,7 @@ from .agreement_pair import AgreementPair, AgreementPairConfig
 from .common import count_parameters
 from .discriminator import EdgeDiscriminator, EdgeDiscriminatorConfig
 from .edgedeblur_s import EdgeBranchConfig, EdgeDeblurS, EdgeDeblurSConfig
+from .prior_denoiser import PriorDenoiser, PriorDenoiserConfig
 from .seed_deblurnet import SeedDeblurNet, SeedDeblurNetConfig
 from .seed_edgenet import SeedEdgeNet, SeedEdgeNetConfig
 from .unet import UNet, UNetConfig
@@ -43,6 +44,7 @@ _REGISTRY: dict[str, ModelEntry] = {
             {"use_edges": False},
         ),
         ModelEntry("agreement-pair", AgreementPair, AgreementPairConfig, "a denoiser and a blind deblurrer, one picked per photo"),
+        ModelEntry("edgedeblur-prior", PriorDenoiser, PriorDenoiserConfig, "denoiser told its noise level: the learned prior of deconvolution"),
         ModelEntry("seed", SeedDeblurNet, SeedDeblurNetConfig, "the seed study's EdgeNet + DeblurNet"),
         ModelEntry("seed-edgenet", SeedEdgeNet, SeedEdgeNetConfig, "the seed study's HED-style EdgeNet alone"),
         ModelEntry("unet", UNet, UNetConfig, "the seed study's plain U-Net baseline"),
@@ -100,6 +102,7 @@ __all__ = [
     "EdgeDeblurS",
     "EdgeDeblurSConfig",
     "EdgeDiscriminator",
+    "PriorDenoiser",
     "SeedDeblurNet",
     "SeedEdgeNet",
     "UNet",

@@ -1,0 +1,179 @@
+"""The kernel path on the command line: ``edgedeblur kernel`` and ``restore``'s kernel options.
+
+``restore --kernel/--motion/--gaussian/--defocus`` deconvolves every photo by the one kernel
+given; ``restore`` with the default model estimates a kernel per photo and deconvolves by it
+when the rule in ``kernel_path.BlindRule`` trusts it, else runs the networks as before.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .app import main
+from .common import Context, fatal, file_options, run_file_command, stderr
+
+KERNEL_HELP = (
+    "The kernel is the point-spread function: the image of a point light as the camera recorded it, so "
+    "blurred = sharp convolved with the kernel (a true convolution, not a correlation)."
+)
+
+
+def kernel_options(func):
+    """--kernel, --motion, --gaussian, --defocus, --noise, --estimate-kernel/--no-estimate-kernel."""
+    options = [
+        click.option("--kernel", "kernel_file", type=click.Path(dir_okay=False),
+                     help="Deconvolve by this blur kernel: an image or .npy array, any size, normalised here. " + KERNEL_HELP),
+        click.option("--motion", metavar="LENGTH,ANGLE", help="Deconvolve a straight motion of LENGTH px at ANGLE degrees (counter-clockwise from horizontal)."),
+        click.option("--gaussian", type=float, metavar="SIGMA", help="Deconvolve a Gaussian blur of SIGMA px."),
+        click.option("--defocus", type=float, metavar="RADIUS", help="Deconvolve a defocus disc of RADIUS px."),
+        click.option("--noise", type=click.FloatRange(0, 0.5), metavar="SIGMA",
+                     help="Noise std on [0, 1] pixels for deconvolution  [default: estimated from each photo]."),
+        click.option("--estimate-kernel/--no-estimate-kernel", default=True, show_default=True,
+                     help="With the default model: estimate each photo's blur kernel and deconvolve by it when it is trusted."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def given_kernel(ctx: Context, kernel_file, motion, gaussian, defocus):
+    """The kernel the options name, or None; a bad one ends the command (exit 2) with one line."""
+    from ..kernels import KernelError, defocus_kernel, gaussian_kernel, motion_kernel, read_kernel
+
+    chosen = [name for name, value in (("--kernel", kernel_file), ("--motion", motion), ("--gaussian", gaussian), ("--defocus", defocus)) if value is not None]
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' and '.join(chosen)} cannot be combined: give one kernel")
+    try:
+        if kernel_file is not None:
+            return read_kernel(kernel_file)
+        if motion is not None:
+            try:
+                length, angle = (float(v) for v in motion.split(","))
+            except ValueError:
+                raise KernelError(f"--motion: expected LENGTH,ANGLE such as 15,30, got {motion!r}") from None
+            return motion_kernel(length, angle)
+        if gaussian is not None:
+            return gaussian_kernel(gaussian)
+        if defocus is not None:
+            return defocus_kernel(defocus)
+    except KernelError as exc:
+        fatal(ctx, exc, code=2)
+    return None
+
+
+def load_prior_or_exit(ctx: Context, device):
+    from ..kernel_path import PRIOR_MODEL
+
+    from .common import load_or_exit
+
+    return load_or_exit(ctx, PRIOR_MODEL, None, None, device)
+
+
+def deconvolve_batch(prior, kernel, noise, compare: bool, images):
+    """Same-size ``ImageData`` -> per image {"main": deconvolved (and "compare")}: the given kernel."""
+    from ..kernel_path import deconvolve_pixels
+
+    outputs = []
+    for image in images:
+        restored = deconvolve_pixels(image.pixels, kernel, prior, noise)
+        out = {"main": image.with_pixels(restored), "details": {"route": "kernel", "kernel_size": list(kernel.shape)}}
+        if compare:
+            out["compare"] = kernel_compare(image.pixels, kernel, restored)
+        outputs.append(out)
+    return outputs
+
+
+def auto_batch(network_batch, prior, noise, compare: bool, images):
+    """The default route: per photo, estimate the kernel; deconvolve the photos whose kernel the
+    rule trusts, hand the others (together) to ``network_batch`` as before."""
+    from ..kernel_path import deconvolve_pixels, estimate_for, takes_kernel_path
+
+    outputs: list = [None] * len(images)
+    to_network = []
+    for i, image in enumerate(images):
+        estimate = estimate_for(image.pixels)
+        if estimate is not None and takes_kernel_path(estimate):
+            restored = deconvolve_pixels(image.pixels, estimate.kernel, prior, noise)
+            out = {"main": image.with_pixels(restored), "details": _estimate_details(estimate, "kernel")}
+            if compare:
+                out["compare"] = kernel_compare(image.pixels, estimate.kernel, restored)
+            outputs[i] = out
+        else:
+            to_network.append((i, estimate))
+    if to_network:
+        produced = network_batch([images[i] for i, _ in to_network])
+        for (i, estimate), out in zip(to_network, produced):
+            outputs[i] = {**out, "details": _estimate_details(estimate, "network")}
+    return outputs
+
+
+def _estimate_details(estimate, route: str) -> dict:
+    if estimate is None:
+        return {"route": route}
+    return {"route": route, "kernel_size": list(estimate.kernel.shape), "kernel_radius": round(estimate.radius, 2), "confidence": round(estimate.confidence, 3)}
+
+
+def kernel_compare(degraded, kernel, restored):
+    """input | kernel (enlarged, on black, top-aligned) | restored: one ImageData."""
+    import numpy as np
+
+    from ..io import ImageData
+    from ..kernels import kernel_image
+
+    h = degraded.shape[0]
+    scale = max(1, min(8, (h // 3) // max(kernel.shape)))
+    view = kernel_image(kernel, scale)[: h, : h]
+    panel = np.zeros((h, view.shape[1], 3), dtype=np.float32)
+    panel[: view.shape[0]] = view[..., None]
+    gap = np.ones((h, 4, 3), dtype=np.float32)
+    return ImageData(np.concatenate([np.clip(degraded, 0, 1), gap, panel, gap, np.clip(restored, 0, 1)], axis=1).astype(np.float32))
+
+
+@main.command(epilog="""
+\b
+Examples:
+  edgedeblur kernel shaky.jpg                    # writes shaky_kernel.png (enlarged)
+  edgedeblur kernel shaky.jpg --raw -o psf.png   # the kernel at its own size
+  edgedeblur kernel shots/ -o kernels/ --json    # sizes and confidences for scripts
+  edgedeblur restore shaky.jpg --kernel psf.png  # then deconvolve by it
+""")
+@file_options("_kernel", "png")
+@click.option("--raw", is_flag=True, help="Write the kernel at its own size (1 px per entry), not enlarged for viewing.")
+@click.option("--kernel-size", type=click.IntRange(5, 151), help="Largest kernel side sought, px  [default: 35].")
+@click.option("--gamma", type=click.FloatRange(1, 3), default=1.0, show_default=True,
+              help="Fit in linear light, undoing this display gamma first (2.2 for camera JPEGs).")
+def kernel(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, raw, kernel_size, gamma):
+    """Estimate the blur kernel of each photo (camera shake, motion, defocus).
+
+    Writes the kernel as a grayscale image (brightest entry white) and prints its size, its
+    radius and a confidence in [0, 1] (the share of the blurred edges it explains) on stderr.
+    """
+    from dataclasses import replace
+
+    from ..kernel_estimate import EstimationOptions
+
+    ctx = Context(quiet, debug)
+    options = EstimationOptions()
+    options = replace(options, gamma=gamma, **({"kernel_size": kernel_size | 1} if kernel_size else {}))
+
+    def process(images):
+        from ..io import ImageData
+        from ..kernel_estimate import estimate_kernel
+        from ..kernels import kernel_image
+
+        outputs = []
+        for image in images:
+            estimate = estimate_kernel(image.pixels, options)
+            view = kernel_image(estimate.kernel, 1 if raw else max(1, 256 // estimate.kernel.shape[0]))
+            outputs.append({"main": ImageData(view[..., None].repeat(3, 2), grayscale=True), "details": _estimate_details(estimate, "kernel")})
+        return outputs
+
+    def report(summary):
+        if quiet:
+            return
+        for result in summary.results:
+            if result.get("status") == "done" and "kernel_size" in result:
+                h, w = result["kernel_size"]
+                stderr(f"{result['input']}: kernel {h}x{w} px, radius {result['kernel_radius']:.1f} px, confidence {result['confidence']:.2f}")
+
+    run_file_command(ctx, "estimated", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, lambda: (process, "cpu"), 1, report=report)

@@ -1,0 +1,205 @@
+"""Deconvolution with a known kernel and a learned prior: half-quadratic splitting (DPIR-style).
+
+``blurred = sharp (*) kernel + noise`` (see ``kernels.py`` for the convention). Splitting
+alternates two easy problems, ``iterations`` times:
+
+- data step, closed form in the Fourier domain:
+  ``x = F^-1[(conj(FK) FY + alpha FZ) / (|FK|^2 + alpha)]``;
+- prior step: ``z = prior(x, sigma_k)``, a denoiser told the level ``sigma_k``, which falls
+  log-spaced from ``start_sigma`` to the photo's noise; ``alpha = weight * noise^2 / sigma_k^2``.
+
+FFTs assume a periodic image; a photo is not, so each window is padded with its reflection
+and the padding faded into a circularly blurred copy of itself (edge tapering), which joins
+the opposite borders smoothly: no ringing from the frame. Big photos go in overlapping tiles,
+each with real neighbours as context, so memory depends on the tile, not the photo.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .kernels import KernelError
+from .models.prior_denoiser import estimate_noise
+from .tiling import blend_window, tile_grid
+
+
+@dataclass(frozen=True)
+class DeconvolutionOptions:
+    """iterations / start_sigma / weight: the splitting schedule (DPIR: 8, 49/255, 0.23).
+    noise_floor: least noise level assumed (8-bit rounding alone is 0.29/255).
+    tile: largest window side deconvolved at once, pixels (plus the kernel's margins)."""
+
+    iterations: int = 8
+    start_sigma: float = 49 / 255
+    weight: float = 0.23
+    noise_floor: float = 0.5 / 255
+    tile: int = 768
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
+        if self.tile < 64:
+            raise ValueError(f"tile must be at least 64 pixels, got {self.tile}")
+
+
+def kernel_tensor(kernel: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(kernel), dtype=torch.float32)
+
+
+def kernel_otf(kernel: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The kernel's transfer function (H, W // 2 + 1), complex: its centre pixel moved to (0, 0)."""
+    kh, kw = kernel.shape
+    if kh > height or kw > width:
+        raise KernelError(f"the kernel ({kh}x{kw}) is larger than the image ({height}x{width})")
+    padded = torch.zeros(height, width, dtype=torch.float32, device=kernel.device)
+    padded[:kh, :kw] = kernel
+    return torch.fft.rfft2(torch.roll(padded, (-(kh // 2), -(kw // 2)), dims=(0, 1)))
+
+
+def blur_circular(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) convolved with the kernel, wrapping around the borders."""
+    h, w = image.shape[-2:]
+    return torch.fft.irfft2(torch.fft.rfft2(image) * kernel_otf(kernel, h, w), s=(h, w))
+
+
+def blur(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) convolved with the kernel, the frame extended by replication (no wrap)."""
+    kh, kw = kernel.shape
+    padded = F.pad(image, (kw // 2, kw // 2, kh // 2, kh // 2), mode="replicate")
+    weight = kernel.flip(0, 1)[None, None].expand(image.shape[1], 1, kh, kw).to(image)
+    return F.conv2d(padded, weight, groups=image.shape[1])
+
+
+def pad_periodic(image: torch.Tensor, kernel: torch.Tensor, margin: int, extra: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, H + 2m + extra_h, W + 2m + extra_w): reflected margins faded into a circular blur.
+
+    The fade (a raised cosine across each margin) ends on a copy blurred with the kernel and
+    a wide Gaussian, circularly, so the padded image is smooth across its wrap-around: what
+    the FFT sees is close to a periodic photo with the kernel's blur. ``extra`` lengthens the
+    bottom and right margins (to reach a size multiple).
+    """
+    extra_h, extra_w = extra
+    pads = (margin, margin + extra_w, margin, margin + extra_h)
+    mode = "reflect" if max(pads) < min(image.shape[-2:]) else "replicate"
+    padded = F.pad(image, pads, mode=mode)
+    h, w = padded.shape[-2:]
+    soft = _gaussian_kernel(max(1.0, margin / 4))
+    if soft.shape[0] <= min(h, w) and kernel.shape[0] <= h and kernel.shape[1] <= w:
+        smooth = blur_circular(blur_circular(padded, kernel), soft)
+    else:
+        smooth = padded.mean((-2, -1), keepdim=True).expand_as(padded)
+    fade_h = _fade(h, margin, margin + extra_h).to(image)
+    fade_w = _fade(w, margin, margin + extra_w).to(image)
+    alpha = fade_h[:, None] * fade_w[None, :]
+    return alpha * padded + (1 - alpha) * smooth
+
+
+def _fade(length: int, before: int, after: int) -> torch.Tensor:
+    """1-D weights: a raised cosine from 0 up over ``before``, 1 inside, down to 0 over ``after``."""
+    def ramp(n: int) -> torch.Tensor:
+        return 0.5 - 0.5 * torch.cos(torch.linspace(0, math.pi, n + 2)[1:-1])
+
+    return torch.cat([ramp(before), torch.ones(length - before - after), ramp(after).flip(0)])
+
+
+def _gaussian_kernel(sigma: float) -> torch.Tensor:
+    radius = int(math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g[:, None] * g[None, :]
+    return g / g.sum()
+
+
+def wiener(image: torch.Tensor, kernel: torch.Tensor, nsr: float) -> torch.Tensor:
+    """Plain Wiener deconvolution of (N, C, H, W) (periodic borders) with noise-to-signal ``nsr``."""
+    h, w = image.shape[-2:]
+    otf = kernel_otf(kernel, h, w)
+    spectrum = torch.fft.rfft2(image) * otf.conj() / (otf.abs().square() + nsr)
+    return torch.fft.irfft2(spectrum, s=(h, w))
+
+
+def split_schedule(noise: float, options: DeconvolutionOptions) -> list[tuple[float, float]]:
+    """(denoiser sigma, data weight alpha) per iteration: sigma log-spaced from start to noise."""
+    noise = max(noise, options.noise_floor)
+    end = min(noise, options.start_sigma)
+    sigmas = np.geomspace(options.start_sigma, end, options.iterations) if options.iterations > 1 else np.array([end])
+    return [(float(s), options.weight * noise**2 / float(s) ** 2) for s in sigmas]
+
+
+@torch.inference_mode()
+def split_deconvolve(blurred: torch.Tensor, kernel: torch.Tensor, prior: nn.Module, noise: float, options: DeconvolutionOptions) -> torch.Tensor:
+    """Half-quadratic splitting on a periodic (N, 3, H, W) window -> the estimate (N, 3, H, W)."""
+    h, w = blurred.shape[-2:]
+    device = next(prior.parameters()).device
+    y = blurred.to(device)
+    otf = kernel_otf(kernel.to(device), h, w)
+    numerator = torch.fft.rfft2(y) * otf.conj()
+    power = otf.abs().square()
+    z = y
+    for sigma, alpha in split_schedule(noise, options):
+        x = torch.fft.irfft2((numerator + alpha * torch.fft.rfft2(z)) / (power + alpha), s=(h, w))
+        z = prior(x, torch.full((x.shape[0],), sigma, device=device))
+    return z.float().cpu()
+
+
+@torch.inference_mode()
+def deconvolve(
+    image: torch.Tensor,
+    kernel: np.ndarray,
+    prior: nn.Module,
+    noise: float | None = None,
+    options: DeconvolutionOptions = DeconvolutionOptions(),
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> torch.Tensor:
+    """Deconvolve (N, 3, H, W) float in [0, 1] (CPU) by ``kernel`` -> (N, 3, H, W) in [0, 1].
+
+    ``noise``: the noise sigma in [0, 1] units; None estimates it from the image (the first's
+    for a batch). Windows of ``options.tile`` pixels overlap by more than the kernel's extent.
+    """
+    n, _, h, w = image.shape
+    kh, kw = kernel.shape
+    if kh > h or kw > w:
+        raise KernelError(f"the kernel ({kh}x{kw} px) is larger than the photo ({h}x{w} px)")
+    k = kernel_tensor(kernel)
+    noise = float(estimate_noise(image[:1])[0]) if noise is None else noise
+    extent = max(kh, kw)
+    margin = extent + 16  # reflected context: the blur reaches one kernel extent into the frame
+    overlap = extent + 48  # tiles: deconvolution's reach is about a kernel, the prior's 48 px more
+    size = max(options.tile, 2 * overlap + 32)
+    tile_h, tops = tile_grid(h, size, overlap, 1)
+    tile_w, lefts = tile_grid(w, size, overlap, 1)
+    if len(tops) == 1 and len(lefts) == 1:
+        return _window(image, k, prior, noise, options, margin).clamp_(0, 1)
+    result = torch.zeros(n, 3, h, w)
+    weight = torch.zeros(h, w)
+    total, done = len(tops) * len(lefts), 0
+    for t in tops:
+        for l in lefts:
+            # Real neighbours as context on every inner side; the window's own borders are padded.
+            t0, l0 = max(0, t - overlap), max(0, l - overlap)
+            t1, l1 = min(h, t + tile_h + overlap), min(w, l + tile_w + overlap)
+            out = _window(image[:, :, t0:t1, l0:l1], k, prior, noise, options, margin)
+            piece = out[:, :, t - t0 : t - t0 + tile_h, l - l0 : l - l0 + tile_w]
+            win = blend_window(tile_h, overlap, t == tops[0], t == tops[-1])[:, None] * blend_window(tile_w, overlap, l == lefts[0], l == lefts[-1])[None, :]
+            result[:, :, t : t + tile_h, l : l + tile_w].addcmul_(piece, win)
+            weight[t : t + tile_h, l : l + tile_w] += win
+            done += 1
+            progress(done, total)
+    return result.div_(weight).clamp_(0, 1)
+
+
+def _window(image: torch.Tensor, kernel: torch.Tensor, prior: nn.Module, noise: float, options: DeconvolutionOptions, margin: int) -> torch.Tensor:
+    h, w = image.shape[-2:]
+    multiple = int(getattr(prior, "size_multiple", 8))
+    # The bottom/right margins grow to the prior's size multiple: the whole padded window stays periodic.
+    extra = ((-(h + 2 * margin)) % multiple, (-(w + 2 * margin)) % multiple)
+    padded = pad_periodic(image, kernel, margin, extra)
+    out = split_deconvolve(padded, kernel, prior, noise, options)
+    return out[:, :, margin : margin + h, margin : margin + w]

@@ -1,0 +1,299 @@
+"""Blind kernel estimation from predicted sharp edges (Cho & Lee 2009, Xu & Jia 2010).
+
+Coarse to fine over a pyramid, on one region of the photo chosen for its edges. At each
+scale, a few rounds of:
+
+1. predict the sharp image's strong edges from the current latent image: bilateral filter,
+   then a shock filter; keep only gradients that are strong and *useful* (Xu & Jia's r-map:
+   edges wider than the kernel, where blurred gradients do not cancel), thresholds relaxing
+   each round;
+2. solve for the kernel mapping those edges onto the blurred gradients: least squares with a
+   Tikhonov term, closed form in the Fourier domain; then clean it (no negatives, entries
+   under 5% of the peak and specks cut, centred on its centroid);
+3. update the latent image by a fast deconvolution with a gradient prior (closed form).
+
+Pure NumPy/OpenCV on a few hundred pixels: about a second for any photo size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .kernels import centered, kernel_radius
+
+SATURATED = 0.97  # pixels this bright (any channel) break the convolution model
+
+
+@dataclass(frozen=True)
+class EstimationOptions:
+    """kernel_size: largest kernel side sought, pixels (odd). region: side of the analysed window.
+    rounds: rounds per scale. gamma: undo this display gamma before fitting (2.2 for camera
+    JPEGs blurred in linear light; 1 fits blur applied to sRGB values)."""
+
+    kernel_size: int = 35
+    region: int = 384
+    rounds: int = 7
+    scale_step: float = math.sqrt(2)
+    gamma: float = 1.0
+    latent_weight: float = 2e-3
+    kernel_weight: float = 1e-2
+    edge_share: float = 0.02  # strongest share of gradients kept per orientation at first, x1.1 per round
+    useful_min: float = 0.25  # r-map threshold
+    bilateral_color: float = 0.1
+    shock_steps: int = 3
+    edges: str = "l0"  # how sharp edges are predicted: "l0" (L0 gradient latent) or "shock" (bilateral + shock filter)
+    l0_weight: float = 4e-3  # L0 gradient weight of the latent image at the coarsest scale
+
+
+@dataclass
+class KernelEstimate:
+    """kernel: (k, k) float64 summing to 1. confidence in [0, 1]: how well the kernel explains the
+    blurred edges. radius: its second-moment radius (px). region: (top, left, height, width)."""
+
+    kernel: np.ndarray
+    confidence: float
+    radius: float
+    region: tuple[int, int, int, int]
+    details: dict = field(default_factory=dict)
+
+
+def luminance(image: np.ndarray, gamma: float = 1.0) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] -> (H, W) float32 luminance, in linear light when ``gamma`` > 1."""
+    gray = (image[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.float32)
+    return np.power(np.clip(gray, 0, 1), gamma) if gamma != 1 else gray
+
+
+def choose_region(image: np.ndarray, size: int) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the ``size`` window with the most unsaturated gradient energy."""
+    h, w = image.shape[:2]
+    if h <= size and w <= size:
+        return 0, 0, h, w
+    gray = luminance(image)
+    step = max(1, min(h, w) // 512)
+    small = gray[::step, ::step]
+    gx, gy = np.gradient(small)
+    energy = np.hypot(gx, gy)
+    energy[cv2.dilate((image[::step, ::step, :3].max(2) >= SATURATED).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0] = 0
+    win = max(1, size // step)
+    integral = cv2.integral(energy.astype(np.float64))
+    sh, sw = min(win, small.shape[0]), min(win, small.shape[1])
+    sums = integral[sh:, sw:] - integral[:-sh, sw:] - integral[sh:, :-sw] + integral[:-sh, :-sw]
+    top, left = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    top, left = min(top * step, h - min(size, h)), min(left * step, w - min(size, w))
+    return int(top), int(left), min(size, h), min(size, w)
+
+
+def shock_filter(image: np.ndarray, steps: int = 3, dt: float = 0.5) -> np.ndarray:
+    """Osher-Rudin shock filter: pushes values apart across edges, restoring steps from ramps."""
+    out = image.copy()
+    for _ in range(steps):
+        gy, gx = np.gradient(out)
+        laplacian = cv2.Laplacian(out, cv2.CV_32F)
+        out = out - dt * np.sign(laplacian) * np.hypot(gx, gy)
+    return out
+
+
+def gradients(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forward differences (x, y), circular: the Fourier solvers assume periodic images."""
+    return np.roll(image, -1, 1) - image, np.roll(image, -1, 0) - image
+
+
+def _otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    padded = np.zeros(shape)
+    kh, kw = kernel.shape
+    padded[:kh, :kw] = kernel
+    return np.fft.fft2(np.roll(padded, (-(kh // 2), -(kw // 2)), axis=(0, 1)))
+
+
+def usefulness(gx: np.ndarray, gy: np.ndarray, window: int) -> np.ndarray:
+    """Xu & Jia's r-map: |sum of gradients| / (sum of |gradients| + 0.5) over a window; near 1 on
+    isolated edges wider than the window, near 0 on fine texture that blur washes out."""
+    box = lambda a: cv2.boxFilter(a, -1, (window, window), normalize=False, borderType=cv2.BORDER_REFLECT)  # noqa: E731
+    return np.hypot(box(gx), box(gy)) / (box(np.hypot(gx, gy)) + 0.5)
+
+
+def select_edges(gx: np.ndarray, gy: np.ndarray, useful: np.ndarray, kernel_side: int, share: float, useful_min: float = 0.25) -> np.ndarray:
+    """Mask of gradients to fit the kernel on: useful ones, the strongest ``share`` per orientation.
+
+    Cho & Lee's rule keeps at least ~2 sqrt(kernel pixels) per orientation bin, so every
+    direction of the kernel is constrained.
+    """
+    magnitude = np.hypot(gx, gy) * (useful > useful_min)
+    angle = (np.arctan2(gy, gx) % math.pi) // (math.pi / 4)
+    mask = np.zeros(gx.shape, dtype=bool)
+    least = int(2 * kernel_side)
+    for b in range(4):
+        values = magnitude[(angle == b) & (magnitude > 0)]
+        if values.size == 0:
+            continue
+        keep = max(least, int(share * values.size))
+        threshold = np.sort(values)[::-1][min(keep, values.size) - 1]
+        mask |= (angle == b) & (magnitude >= threshold) & (magnitude > 0)
+    return mask
+
+
+def solve_kernel(px, py, bx, by, side: int, weight: float) -> np.ndarray:
+    """argmin_k |px (*) k - bx|^2 + |py (*) k - by|^2 + weight |k|^2, cut to side x side (Fourier)."""
+    fpx, fpy, fbx, fby = (np.fft.fft2(a) for a in (px, py, bx, by))
+    power = np.abs(fpx) ** 2 + np.abs(fpy) ** 2
+    if power.mean() <= 0:  # no edge selected: nothing to fit, assume no blur
+        return _delta(side)
+    spectrum = (np.conj(fpx) * fbx + np.conj(fpy) * fby) / (power + weight * power.mean())
+    full = np.real(np.fft.ifft2(spectrum))
+    r = side // 2
+    return np.roll(full, (r, r), axis=(0, 1))[:side, :side]
+
+
+def clean_kernel(kernel: np.ndarray, floor: float = 0.05) -> np.ndarray:
+    """Non-negative, entries under ``floor`` x peak zeroed, specks under 10% of the mass cut, centred, sum 1."""
+    k = np.clip(kernel, 0, None)
+    if k.max() <= 0:
+        out = np.zeros_like(k)
+        out[k.shape[0] // 2, k.shape[1] // 2] = 1
+        return out
+    k[k < floor * k.max()] = 0
+    count, labels = cv2.connectedComponents((k > 0).astype(np.uint8), connectivity=8)
+    if count > 2:
+        masses = np.array([k[labels == i].sum() for i in range(1, count)])
+        for i, mass in enumerate(masses, start=1):
+            if mass < 0.1 * masses.sum() and mass < masses.max():
+                k[labels == i] = 0
+    return centered(k / k.sum())
+
+
+def deconvolve_latent(blurred: np.ndarray, kernel: np.ndarray, weight: float) -> np.ndarray:
+    """argmin_L |L (*) k - B|^2 + weight |grad L|^2, closed form (periodic)."""
+    shape = blurred.shape
+    fk = _otf(kernel, shape)
+    dx = _otf(np.array([[0, 0, 0], [0, -1, 1], [0, 0, 0]], float), shape)
+    dy = _otf(np.array([[0, 0, 0], [0, -1, 0], [0, 1, 0]], float), shape)
+    spectrum = np.conj(fk) * np.fft.fft2(blurred) / (np.abs(fk) ** 2 + weight * (np.abs(dx) ** 2 + np.abs(dy) ** 2))
+    return np.real(np.fft.ifft2(spectrum)).astype(np.float32)
+
+
+def taper(image: np.ndarray, margin: int) -> np.ndarray:
+    """Fade the borders into the mean, so periodic solvers see no seam at the wrap."""
+    h, w = image.shape
+    ramp = lambda n: np.minimum(1, np.minimum(np.arange(n) + 1, np.arange(n)[::-1] + 1) / max(margin, 1))  # noqa: E731
+    alpha = np.outer(ramp(h), ramp(w)).astype(np.float32)
+    return alpha * image + (1 - alpha) * image.mean()
+
+
+def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA if shape[0] < image.shape[0] else cv2.INTER_LINEAR)
+
+
+def _odd(value: float) -> int:
+    return max(3, int(round(value)) // 2 * 2 + 1)
+
+
+def estimate_kernel(image: np.ndarray, options: EstimationOptions = EstimationOptions()) -> KernelEstimate:
+    """Estimate the blur kernel of (H, W, 3) float RGB in [0, 1]; see the module docstring."""
+    top, left, rh, rw = region = choose_region(image, options.region)
+    crop = image[top : top + rh, left : left + rw]
+    blurred_full = luminance(crop, options.gamma)
+    saturated = cv2.dilate((crop[..., :3].max(2) >= SATURATED).astype(np.uint8), np.ones((options.kernel_size,) * 2, np.uint8)) > 0
+    side = _odd(min(options.kernel_size, (min(rh, rw) // 2) | 1))
+    scales = max(1, int(math.ceil(math.log(side / 5) / math.log(options.scale_step))) + 1)
+    kernel = None
+    latent = None
+    for s in reversed(range(scales)):
+        factor = options.scale_step ** (-s)
+        shape = (max(16, int(round(rh * factor))), max(16, int(round(rw * factor))))
+        k_side = _odd(side * factor)
+        blurred = _resize(blurred_full, shape)
+        keep = _resize((~saturated).astype(np.float32), shape) > 0.99
+        if keep.mean() < 0.25:  # mostly clipped: masking would leave nothing to fit
+            keep[:] = True
+        kernel = _delta(k_side) if kernel is None else _rescale_kernel(kernel, k_side)
+        latent = blurred.copy() if latent is None else _resize(latent, shape)
+        bx, by = gradients(taper(blurred, k_side))
+        if options.edges == "l0":
+            kernel, latent = _l0_rounds(blurred, kernel, k_side, keep, options, s / max(scales - 1, 1))
+            continue
+        share = options.edge_share
+        useful = usefulness(bx, by, max(5, k_side))
+        for _ in range(options.rounds):
+            sharp = shock_filter(cv2.bilateralFilter(latent, 5, options.bilateral_color, 2.0), options.shock_steps)
+            gx, gy = gradients(taper(sharp, k_side))
+            mask = select_edges(gx, gy, useful, k_side, share, options.useful_min) & keep
+            raw = solve_kernel(gx * mask, gy * mask, bx * _grow(mask, k_side), by * _grow(mask, k_side), k_side, options.kernel_weight)
+            kernel = clean_kernel(raw)
+            latent = deconvolve_latent(taper(blurred, k_side), kernel, options.latent_weight)
+            share *= 1.1
+    confidence, residual = _fit_quality(blurred_full, latent, kernel, saturated)
+    return KernelEstimate(kernel, confidence, kernel_radius(kernel), region, {"residual": residual, "scales": scales})
+
+
+def l0_latent(blurred: np.ndarray, kernel: np.ndarray, weight: float, beta_max: float = 1e5, step: float = 2.0) -> np.ndarray:
+    """argmin_L |L (*) k - B|^2 + weight |grad L|_0 by half-quadratic splitting (Xu et al. 2011;
+    Pan et al. 2014): sharp, piecewise-flat edges, exactly what the kernel fit needs."""
+    shape = blurred.shape
+    fk = _otf(kernel, shape)
+    dx, dy = _difference_otfs(shape)
+    numerator = np.conj(fk) * np.fft.fft2(blurred)
+    power, grad_power = np.abs(fk) ** 2, np.abs(dx) ** 2 + np.abs(dy) ** 2
+    latent = blurred.astype(np.float64)
+    beta = 2 * weight
+    while beta < beta_max:
+        gx, gy = gradients(latent)
+        small = gx**2 + gy**2 < weight / beta
+        gx[small] = 0
+        gy[small] = 0
+        spectrum = (numerator + beta * (np.conj(dx) * np.fft.fft2(gx) + np.conj(dy) * np.fft.fft2(gy))) / (power + beta * grad_power)
+        latent = np.real(np.fft.ifft2(spectrum))
+        beta *= step
+    return latent.astype(np.float32)
+
+
+def _difference_otfs(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Transfer functions of ``gradients``: the forward differences as true convolutions."""
+    return _otf(np.array([[0, 0, 0], [1, -1, 0], [0, 0, 0]], float), shape), _otf(np.array([[0, 1, 0], [0, -1, 0], [0, 0, 0]], float), shape)
+
+
+def _l0_rounds(blurred, kernel, side: int, keep: np.ndarray, options: EstimationOptions, coarseness: float):
+    """The rounds of one scale with an L0-gradient latent image; the weight relaxes towards the fine scales."""
+    tapered = taper(blurred, side)
+    bx, by = gradients(tapered)
+    weight = options.l0_weight * (0.5 + 0.5 * coarseness)
+    latent = tapered
+    for _ in range(options.rounds):
+        latent = l0_latent(tapered, kernel, weight)
+        gx, gy = gradients(latent)
+        kernel = clean_kernel(solve_kernel(gx * keep, gy * keep, bx * keep, by * keep, side, options.kernel_weight))
+        weight = max(weight * 0.9, 1e-4)
+    return kernel, latent
+
+
+def _grow(mask: np.ndarray, side: int) -> np.ndarray:
+    """The blurred gradients the kept edges can reach: the mask dilated by the kernel."""
+    return cv2.dilate(mask.astype(np.uint8), np.ones((side, side), np.uint8)) > 0
+
+
+def _delta(side: int) -> np.ndarray:
+    k = np.zeros((side, side))
+    k[side // 2, side // 2] = 1
+    return k
+
+
+def _rescale_kernel(kernel: np.ndarray, side: int) -> np.ndarray:
+    k = cv2.resize(kernel.astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR).astype(np.float64)
+    return clean_kernel(k / max(k.sum(), 1e-12))
+
+
+def _fit_quality(blurred: np.ndarray, latent: np.ndarray, kernel: np.ndarray, saturated: np.ndarray) -> tuple[float, float]:
+    """(confidence in [0, 1], relative re-blur residual): how much of the blurred image's
+    gradient energy the latent image, blurred by the kernel, explains (unsaturated, inner part)."""
+    m = kernel.shape[0]
+    reblurred = np.real(np.fft.ifft2(np.fft.fft2(latent) * _otf(kernel, latent.shape))).astype(np.float32)
+    inner = (slice(m, -m), slice(m, -m)) if min(blurred.shape) > 4 * m else (slice(None), slice(None))
+    ok = ~saturated[inner]
+    bx, by = gradients(blurred)
+    rx, ry = gradients(reblurred)
+    energy = float((bx[inner][ok] ** 2 + by[inner][ok] ** 2).sum()) + 1e-12
+    residual = float(((bx - rx)[inner][ok] ** 2 + (by - ry)[inner][ok] ** 2).sum()) / energy
+    return float(np.clip(1 - residual, 0, 1)), residual

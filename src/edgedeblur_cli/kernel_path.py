@@ -1,0 +1,60 @@
+"""The kernel path of ``restore``: deconvolve a photo by a known or estimated kernel.
+
+- ``deconvolve_pixels``: one (H, W, 3) photo and its kernel -> the deconvolved photo, by
+  half-quadratic splitting with the learned prior (``deconvolve.py``).
+- ``BlindRule`` / ``takes_kernel_path``: whether the default model trusts an estimated
+  kernel (``kernel_estimate.py``) enough to deconvolve by it instead of running the
+  networks. A clean, sharp or merely noisy photo must never go through deconvolution, so the
+  rule asks for a kernel of real extent *and* a confident fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .deconvolve import DeconvolutionOptions, deconvolve
+from .kernel_estimate import EstimationOptions, KernelEstimate, estimate_kernel
+
+PRIOR_MODEL = "edgedeblur-prior"
+MIN_BLIND_SIDE = 96  # smaller photos hold too few edges to estimate a kernel: the networks' route
+
+
+@dataclass(frozen=True)
+class BlindRule:
+    """Deconvolve by an estimated kernel only when its second-moment radius is at least
+    ``min_radius`` pixels (a delta is 0, a 9 px line 2.6) and its confidence (the share of the
+    blurred edges it explains) at least ``min_confidence``. Chosen on training photos:
+    ``benchmarks/kernel_rule.py``."""
+
+    min_radius: float = 2.0
+    min_confidence: float = 0.5
+
+
+def takes_kernel_path(estimate: KernelEstimate, rule: BlindRule = BlindRule()) -> bool:
+    return estimate.radius >= rule.min_radius and estimate.confidence >= rule.min_confidence
+
+
+def estimate_for(pixels: np.ndarray, options: EstimationOptions = EstimationOptions()) -> KernelEstimate | None:
+    """The kernel estimate of (H, W, 3) float in [0, 1], or None for a photo too small to judge."""
+    if min(pixels.shape[:2]) < MIN_BLIND_SIDE:
+        return None
+    return estimate_kernel(pixels, options)
+
+
+def deconvolve_pixels(
+    pixels: np.ndarray,
+    kernel: np.ndarray,
+    prior: nn.Module,
+    noise: float | None = None,
+    options: DeconvolutionOptions = DeconvolutionOptions(),
+) -> np.ndarray:
+    """(H, W, 3) float32 in [0, 1] blurred by ``kernel`` -> (H, W, 3) float32 in [0, 1].
+
+    ``noise``: sigma in [0, 1] units; None estimates it from the photo.
+    """
+    image = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).permute(2, 0, 1)[None]
+    return deconvolve(image, kernel, prior, noise, options)[0].permute(1, 2, 0).numpy()
