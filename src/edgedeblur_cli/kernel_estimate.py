@@ -18,14 +18,15 @@ Pure NumPy/OpenCV on a few hundred pixels: about a second for any photo size.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
 from .kernels import centered, kernel_radius
 
-SATURATED = 0.97  # pixels this bright (any channel) break the convolution model
+SATURATED = 0.97
+SIZES = (27, 47, 79)  # kernel sides tried in turn when none is given  # pixels this bright (any channel) break the convolution model
 
 
 @dataclass(frozen=True)
@@ -34,13 +35,15 @@ class EstimationOptions:
     rounds: rounds per scale. gamma: undo this display gamma before fitting (2.2 for camera
     JPEGs blurred in linear light; 1 fits blur applied to sRGB values)."""
 
-    kernel_size: int = 35
-    region: int = 384
-    rounds: int = 7
+    kernel_size: int | None = None  # None: searched, growing through SIZES while the kernel fills its window
+    region: int = 256
+    regions: int = 2  # regions estimated on; their agreement is the confidence
+    rounds: int = 4
     scale_step: float = math.sqrt(2)
     gamma: float = 1.0
     latent_weight: float = 2e-3
-    kernel_weight: float = 1e-2
+    kernel_weight: float = 0.1
+    beta_step: float = 4.0  # growth of the L0 splitting weight per inner step
     edge_share: float = 0.02  # strongest share of gradients kept per orientation at first, x1.1 per round
     useful_min: float = 0.25  # r-map threshold
     bilateral_color: float = 0.1
@@ -51,8 +54,8 @@ class EstimationOptions:
 
 @dataclass
 class KernelEstimate:
-    """kernel: (k, k) float64 summing to 1. confidence in [0, 1]: how well the kernel explains the
-    blurred edges. radius: its second-moment radius (px). region: (top, left, height, width)."""
+    """kernel: (k, k) float64 summing to 1. confidence in [0, 1]: how well the kernels of two
+    regions agree (or, with room for one region, how much of its blurred edges it explains). radius: its second-moment radius (px). region: (top, left, height, width)."""
 
     kernel: np.ndarray
     confidence: float
@@ -67,24 +70,41 @@ def luminance(image: np.ndarray, gamma: float = 1.0) -> np.ndarray:
     return np.power(np.clip(gray, 0, 1), gamma) if gamma != 1 else gray
 
 
-def choose_region(image: np.ndarray, size: int) -> tuple[int, int, int, int]:
-    """(top, left, height, width) of the ``size`` window with the most unsaturated gradient energy."""
+def choose_regions(image: np.ndarray, size: int, count: int = 2) -> list[tuple[int, int, int, int]]:
+    """(top, left, height, width) of up to ``count`` ``size`` windows with the most unsaturated
+    gradient energy, each overlapping the ones before by at most a quarter of its area."""
     h, w = image.shape[:2]
     if h <= size and w <= size:
-        return 0, 0, h, w
+        return [(0, 0, h, w)]
     gray = luminance(image)
     step = max(1, min(h, w) // 512)
     small = gray[::step, ::step]
-    gx, gy = np.gradient(small)
+    gy, gx = np.gradient(small)
     energy = np.hypot(gx, gy)
     energy[cv2.dilate((image[::step, ::step, :3].max(2) >= SATURATED).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0] = 0
-    win = max(1, size // step)
+    sh, sw = min(size // step, small.shape[0]), min(size // step, small.shape[1])
     integral = cv2.integral(energy.astype(np.float64))
-    sh, sw = min(win, small.shape[0]), min(win, small.shape[1])
     sums = integral[sh:, sw:] - integral[:-sh, sw:] - integral[sh:, :-sw] + integral[:-sh, :-sw]
-    top, left = np.unravel_index(int(np.argmax(sums)), sums.shape)
-    top, left = min(top * step, h - min(size, h)), min(left * step, w - min(size, w))
-    return int(top), int(left), min(size, h), min(size, w)
+    chosen: list[tuple[int, int]] = []
+    for _ in range(count):
+        if not np.isfinite(sums).any() or sums.max() == -np.inf:
+            break
+        top, left = np.unravel_index(int(np.argmax(sums)), sums.shape)
+        chosen.append((int(top), int(left)))
+        # Windows overlapping this one by more than a quarter of their area are out.
+        rows = np.abs(np.arange(sums.shape[0]) - top) < sh
+        cols = np.abs(np.arange(sums.shape[1]) - left)
+        overlap = np.outer(np.clip(sh - np.abs(np.arange(sums.shape[0]) - top), 0, None), np.clip(sw - cols, 0, None))
+        sums[(overlap > 0.25 * sh * sw) & rows[:, None]] = -np.inf
+    return [(min(t * step, h - min(size, h)), min(l * step, w - min(size, w)), min(size, h), min(size, w)) for t, l in chosen]
+
+
+def kernel_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised cross-correlation of two kernels at their best relative shift, in [0, 1]."""
+    side = max(a.shape + b.shape) * 2
+    fa, fb = (np.fft.fft2(k, (side, side)) for k in (a, b))
+    correlation = np.real(np.fft.ifft2(fa * np.conj(fb)))
+    return float(np.clip(correlation.max() / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12), 0, 1))
 
 
 def shock_filter(image: np.ndarray, steps: int = 3, dt: float = 0.5) -> np.ndarray:
@@ -192,8 +212,32 @@ def _odd(value: float) -> int:
 
 
 def estimate_kernel(image: np.ndarray, options: EstimationOptions = EstimationOptions()) -> KernelEstimate:
-    """Estimate the blur kernel of (H, W, 3) float RGB in [0, 1]; see the module docstring."""
-    top, left, rh, rw = region = choose_region(image, options.region)
+    """Estimate the blur kernel of (H, W, 3) float RGB in [0, 1]; see the module docstring.
+
+    The kernel is estimated on the photo's most edge-rich region; where a second region fits,
+    on that one too, and the confidence is how well the two kernels agree (camera shake blurs
+    the whole frame alike; a kernel fitted to noise or texture differs from place to place).
+    On a photo with room for one region only, the confidence is the re-blur fit alone.
+    """
+    sizes = [options.kernel_size] if options.kernel_size else [s for s in SIZES if s <= min(image.shape[:2]) // 2] or [SIZES[0]]
+    for size in sizes:
+        sized = replace(options, kernel_size=size)
+        regions = choose_regions(image, options.region, options.regions)
+        fits = [_estimate_region(image, region, sized) for region in regions]
+        if not _fills_window(fits[0][0]):
+            break
+    kernel, fit, residual = fits[0]
+    if len(fits) > 1:
+        confidence = min(kernel_agreement(kernel, other) for other, _, _ in fits[1:])
+    else:
+        confidence = fit
+    details = {"residual": residual, "fit": fit, "regions": regions}
+    return KernelEstimate(kernel, confidence, kernel_radius(kernel), regions[0], details)
+
+
+def _estimate_region(image: np.ndarray, region: tuple[int, int, int, int], options: EstimationOptions) -> tuple[np.ndarray, float, float]:
+    """(kernel, fit confidence, re-blur residual) from one region, coarse to fine."""
+    top, left, rh, rw = region
     crop = image[top : top + rh, left : left + rw]
     blurred_full = luminance(crop, options.gamma)
     saturated = cv2.dilate((crop[..., :3].max(2) >= SATURATED).astype(np.uint8), np.ones((options.kernel_size,) * 2, np.uint8)) > 0
@@ -211,22 +255,34 @@ def estimate_kernel(image: np.ndarray, options: EstimationOptions = EstimationOp
             keep[:] = True
         kernel = _delta(k_side) if kernel is None else _rescale_kernel(kernel, k_side)
         latent = blurred.copy() if latent is None else _resize(latent, shape)
-        bx, by = gradients(taper(blurred, k_side))
         if options.edges == "l0":
             kernel, latent = _l0_rounds(blurred, kernel, k_side, keep, options, s / max(scales - 1, 1))
-            continue
-        share = options.edge_share
-        useful = usefulness(bx, by, max(5, k_side))
-        for _ in range(options.rounds):
-            sharp = shock_filter(cv2.bilateralFilter(latent, 5, options.bilateral_color, 2.0), options.shock_steps)
-            gx, gy = gradients(taper(sharp, k_side))
-            mask = select_edges(gx, gy, useful, k_side, share, options.useful_min) & keep
-            raw = solve_kernel(gx * mask, gy * mask, bx * _grow(mask, k_side), by * _grow(mask, k_side), k_side, options.kernel_weight)
-            kernel = clean_kernel(raw)
-            latent = deconvolve_latent(taper(blurred, k_side), kernel, options.latent_weight)
-            share *= 1.1
-    confidence, residual = _fit_quality(blurred_full, latent, kernel, saturated)
-    return KernelEstimate(kernel, confidence, kernel_radius(kernel), region, {"residual": residual, "scales": scales})
+        else:
+            kernel, latent = _shock_rounds(blurred, latent, kernel, k_side, keep, options)
+    fit, residual = _fit_quality(blurred_full, latent, kernel, saturated)
+    return kernel, fit, residual
+
+
+def _fills_window(kernel: np.ndarray, border: int = 2) -> bool:
+    """Whether the kernel reaches the outer ``border`` pixels of its window: the blur may be larger."""
+    inner = kernel[border:-border, border:-border].sum()
+    return bool(kernel.sum() - inner > 0.01)
+
+
+def _shock_rounds(blurred, latent, kernel, side: int, keep: np.ndarray, options: EstimationOptions):
+    """The rounds of one scale with Cho & Lee's predicted edges (bilateral + shock filter, r-map)."""
+    bx, by = gradients(taper(blurred, side))
+    share = options.edge_share
+    useful = usefulness(bx, by, max(5, side))
+    for _ in range(options.rounds):
+        sharp = shock_filter(cv2.bilateralFilter(latent, 5, options.bilateral_color, 2.0), options.shock_steps)
+        gx, gy = gradients(taper(sharp, side))
+        mask = select_edges(gx, gy, useful, side, share, options.useful_min) & keep
+        grown = _grow(mask, side)
+        kernel = clean_kernel(solve_kernel(gx * mask, gy * mask, bx * grown, by * grown, side, options.kernel_weight))
+        latent = deconvolve_latent(taper(blurred, side), kernel, options.latent_weight)
+        share *= 1.1
+    return kernel, latent
 
 
 def l0_latent(blurred: np.ndarray, kernel: np.ndarray, weight: float, beta_max: float = 1e5, step: float = 2.0) -> np.ndarray:
@@ -262,7 +318,7 @@ def _l0_rounds(blurred, kernel, side: int, keep: np.ndarray, options: Estimation
     weight = options.l0_weight * (0.5 + 0.5 * coarseness)
     latent = tapered
     for _ in range(options.rounds):
-        latent = l0_latent(tapered, kernel, weight)
+        latent = l0_latent(tapered, kernel, weight, step=options.beta_step)
         gx, gy = gradients(latent)
         kernel = clean_kernel(solve_kernel(gx * keep, gy * keep, bx * keep, by * keep, side, options.kernel_weight))
         weight = max(weight * 0.9, 1e-4)

@@ -139,7 +139,7 @@ Examples:
 """)
 @file_options("_kernel", "png")
 @click.option("--raw", is_flag=True, help="Write the kernel at its own size (1 px per entry), not enlarged for viewing.")
-@click.option("--kernel-size", type=click.IntRange(5, 151), help="Largest kernel side sought, px  [default: 35].")
+@click.option("--kernel-size", type=click.IntRange(5, 151), help="Kernel side sought, px  [default: searched, 27 then 47 then 79 while the kernel fills its window].")
 @click.option("--gamma", type=click.FloatRange(1, 3), default=1.0, show_default=True,
               help="Fit in linear light, undoing this display gamma first (2.2 for camera JPEGs).")
 def kernel(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, raw, kernel_size, gamma):
