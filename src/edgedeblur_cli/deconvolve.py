@@ -172,6 +172,7 @@ def deconvolve(
     extent = max(kh, kw)
     margin = extent + 16  # reflected context: the blur reaches one kernel extent into the frame
     overlap = extent + 48  # tiles: deconvolution's reach is about a kernel, the prior's 48 px more
+    context = 2 * extent + 64  # real neighbours around each tile: a window's own border rings inwards
     size = max(options.tile, 2 * overlap + 32)
     tile_h, tops = tile_grid(h, size, overlap, 1)
     tile_w, lefts = tile_grid(w, size, overlap, 1)
@@ -183,8 +184,8 @@ def deconvolve(
     for t in tops:
         for l in lefts:
             # Real neighbours as context on every inner side; the window's own borders are padded.
-            t0, l0 = max(0, t - overlap), max(0, l - overlap)
-            t1, l1 = min(h, t + tile_h + overlap), min(w, l + tile_w + overlap)
+            t0, l0 = max(0, t - context), max(0, l - context)
+            t1, l1 = min(h, t + tile_h + context), min(w, l + tile_w + context)
             out = _window(image[:, :, t0:t1, l0:l1], k, prior, noise, options, margin)
             piece = out[:, :, t - t0 : t - t0 + tile_h, l - l0 : l - l0 + tile_w]
             win = blend_window(tile_h, overlap, t == tops[0], t == tops[-1])[:, None] * blend_window(tile_w, overlap, l == lefts[0], l == lefts[-1])[None, :]

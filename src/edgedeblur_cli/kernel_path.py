@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -58,3 +59,31 @@ def deconvolve_pixels(
     """
     image = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).permute(2, 0, 1)[None]
     return deconvolve(image, kernel, prior, noise, options)[0].permute(1, 2, 0).numpy()
+
+
+def route_photo(
+    pixels: np.ndarray,
+    prior: nn.Module,
+    noise: float | None = None,
+    rule: BlindRule = BlindRule(),
+) -> tuple[np.ndarray | None, KernelEstimate | None]:
+    """The default's kernel route for one (H, W, 3) float photo in [0, 1].
+
+    Returns (deconvolved photo, estimate) when the estimated kernel is trusted, else
+    (None, estimate or None): the caller runs the networks as before.
+    """
+    estimate = estimate_for(pixels)
+    if estimate is None or not takes_kernel_path(estimate, rule):
+        return None, estimate
+    return deconvolve_pixels(pixels, estimate.kernel, prior, noise), estimate
+
+
+def restore_default(
+    pixels: np.ndarray, network: Callable[[np.ndarray], np.ndarray], prior: nn.Module, noise: float | None = None, rule: BlindRule = BlindRule()
+) -> tuple[np.ndarray, str]:
+    """(H, W, 3) float in [0, 1] -> (restored, "kernel" or "network"): the kernel route when
+    trusted, else ``network(pixels)`` (today's route)."""
+    deconvolved, _ = route_photo(pixels, prior, noise, rule)
+    if deconvolved is not None:
+        return deconvolved, "kernel"
+    return network(pixels), "network"

@@ -37,7 +37,7 @@ def kernel_options(func):
 
 
 def given_kernel(ctx: Context, kernel_file, motion, gaussian, defocus):
-    """The kernel the options name, or None; a bad one ends the command (exit 2) with one line."""
+    """(kernel, the option or file it came from) or (None, None); a bad one ends the command (exit 2) with one line."""
     from ..kernels import KernelError, defocus_kernel, gaussian_kernel, motion_kernel, read_kernel
 
     chosen = [name for name, value in (("--kernel", kernel_file), ("--motion", motion), ("--gaussian", gaussian), ("--defocus", defocus)) if value is not None]
@@ -45,20 +45,20 @@ def given_kernel(ctx: Context, kernel_file, motion, gaussian, defocus):
         raise click.UsageError(f"{' and '.join(chosen)} cannot be combined: give one kernel")
     try:
         if kernel_file is not None:
-            return read_kernel(kernel_file)
+            return read_kernel(kernel_file), str(kernel_file)
         if motion is not None:
             try:
                 length, angle = (float(v) for v in motion.split(","))
             except ValueError:
                 raise KernelError(f"--motion: expected LENGTH,ANGLE such as 15,30, got {motion!r}") from None
-            return motion_kernel(length, angle)
+            return motion_kernel(length, angle), f"--motion {motion}"
         if gaussian is not None:
-            return gaussian_kernel(gaussian)
+            return gaussian_kernel(gaussian), f"--gaussian {gaussian:g}"
         if defocus is not None:
-            return defocus_kernel(defocus)
+            return defocus_kernel(defocus), f"--defocus {defocus:g}"
     except KernelError as exc:
         fatal(ctx, exc, code=2)
-    return None
+    return None, None
 
 
 def load_prior_or_exit(ctx: Context, device):
@@ -69,12 +69,15 @@ def load_prior_or_exit(ctx: Context, device):
     return load_or_exit(ctx, PRIOR_MODEL, None, None, device)
 
 
-def deconvolve_batch(prior, kernel, noise, compare: bool, images):
-    """Same-size ``ImageData`` -> per image {"main": deconvolved (and "compare")}: the given kernel."""
+def deconvolve_batch(prior, kernel, source: str, noise, compare: bool, images):
+    """Same-size ``ImageData`` -> per image {"main": deconvolved (and "compare")}: the kernel given by ``source``."""
     from ..kernel_path import deconvolve_pixels
+    from ..kernels import KernelError
 
     outputs = []
     for image in images:
+        if kernel.shape[0] > image.size[0] or kernel.shape[1] > image.size[1]:
+            raise KernelError(f"{source}: the kernel ({kernel.shape[0]}x{kernel.shape[1]} px) is larger than the photo ({image.size[0]}x{image.size[1]} px)")
         restored = deconvolve_pixels(image.pixels, kernel, prior, noise)
         out = {"main": image.with_pixels(restored), "details": {"route": "kernel", "kernel_size": list(kernel.shape)}}
         if compare:
@@ -86,20 +89,19 @@ def deconvolve_batch(prior, kernel, noise, compare: bool, images):
 def auto_batch(network_batch, prior, noise, compare: bool, images):
     """The default route: per photo, estimate the kernel; deconvolve the photos whose kernel the
     rule trusts, hand the others (together) to ``network_batch`` as before."""
-    from ..kernel_path import deconvolve_pixels, estimate_for, takes_kernel_path
+    from ..kernel_path import route_photo
 
     outputs: list = [None] * len(images)
     to_network = []
     for i, image in enumerate(images):
-        estimate = estimate_for(image.pixels)
-        if estimate is not None and takes_kernel_path(estimate):
-            restored = deconvolve_pixels(image.pixels, estimate.kernel, prior, noise)
-            out = {"main": image.with_pixels(restored), "details": _estimate_details(estimate, "kernel")}
-            if compare:
-                out["compare"] = kernel_compare(image.pixels, estimate.kernel, restored)
-            outputs[i] = out
-        else:
+        restored, estimate = route_photo(image.pixels, prior, noise)
+        if restored is None:
             to_network.append((i, estimate))
+            continue
+        out = {"main": image.with_pixels(restored), "details": _estimate_details(estimate, "kernel")}
+        if compare:
+            out["compare"] = kernel_compare(image.pixels, estimate.kernel, restored)
+        outputs[i] = out
     if to_network:
         produced = network_batch([images[i] for i, _ in to_network])
         for (i, estimate), out in zip(to_network, produced):

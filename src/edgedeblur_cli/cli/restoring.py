@@ -41,12 +41,12 @@ def restore(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
 
     ctx = Context(quiet, debug)
     options = restore_options(tile, tile_overlap, batch_size, half, strength)
-    kernel = given_kernel(ctx, kernel_file, motion, gaussian, defocus)
+    kernel, kernel_source = given_kernel(ctx, kernel_file, motion, gaussian, defocus)
 
     def make_process():
         if kernel is not None:  # the one kernel given: deconvolution only, no network route
             prior = load_prior_or_exit(ctx, device)
-            return functools.partial(deconvolve_batch, prior, kernel, noise, compare), device_type(prior)
+            return functools.partial(deconvolve_batch, prior, kernel, kernel_source, noise, compare), device_type(prior)
         model = load_or_exit(ctx, model_name, weights, hub_repo, device)
         network = functools.partial(restore_batch, model, options, bool(save_edges), compare)
         if estimate_kernel and model_name == DEFAULT_MODEL and weights is None:

@@ -1,0 +1,86 @@
+"""Choose the default's kernel rule (``kernel_path.BlindRule``) on training photos.
+
+For every photo of a family of inputs drawn from the BSDS500 *training* photos (clean, noisy,
+the seed's blur, Gaussian and defocus blur, linear motion, camera shake; never the test
+photos), the kernel is estimated once and both routes are run: the networks (edgedeblur-auto)
+and deconvolution by the estimated kernel. A rule (least kernel radius, least confidence)
+sends a photo down the kernel route; the grid point with the best mean gain wins among those
+that never send a clean or merely noisy photo there and make no photo worse than its input
+by more than 0.5 dB. The chosen rule is then checked on the test photos by
+``benchmarks/kernel_path.py``.
+
+    python benchmarks/kernel_rule.py [--photos 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edgedeblur_cli.data import list_images, load_photos
+from edgedeblur_cli.degrade_real import disk_kernel, gaussian_kernel, linear_motion_kernel
+from edgedeblur_cli.kernel_estimate import estimate_kernel
+from edgedeblur_cli.kernel_path import PRIOR_MODEL, deconvolve_pixels
+from edgedeblur_cli.restore import load_model, restore_image
+
+from realworld import SHARED, blur_plus_noise, seed_degradation, shake_kernel_of_extent, synthetic, to_u8
+
+TRAIN = SHARED / "BSDS500-train-test" / "train"
+FAMILY = [  # (label, case maker, may take the kernel route)
+    ("clean", synthetic(lambda s, rng: (s, None)), False),
+    ("noise 0.02", synthetic(lambda s, rng: (s + 0.02 * rng.standard_normal(s.shape).astype(np.float32), None)), False),
+    ("seed's", seed_degradation(), True),
+    ("Gaussian 1.5", blur_plus_noise(lambda rng: gaussian_kernel(1.5, 1.5, 0.0, 11), 0.01), True),
+    ("defocus 3", blur_plus_noise(lambda rng: disk_kernel(3.0), 0.01), True),
+    ("motion 9", blur_plus_noise(lambda rng: linear_motion_kernel(9, rng.uniform(0, np.pi)), 0.01), True),
+    ("shake 13-27", blur_plus_noise(lambda rng: shake_kernel_of_extent(rng, 13, 27), 0.01), True),
+]
+RADII = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+CONFIDENCES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255.0**2 / max(np.mean((a.astype(np.float64) - b) ** 2), 1e-12)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=12)
+    parser.add_argument("--data", type=Path, default=TRAIN)
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    photos = load_photos(list_images(args.data)[-args.photos :])
+    network = load_model("edgedeblur-auto", device="cpu")
+    prior = load_model(PRIOR_MODEL, device="cpu")
+    rows = []  # (label, may take it, radius, confidence, input dB, networks dB, kernel dB)
+    for label, make, allowed in FAMILY:
+        for case in make(photos, 1):
+            pixels = case.degraded.astype(np.float32) / 255
+            estimate = estimate_kernel(pixels)
+            net = psnr(restore_image(case.degraded, network), case.sharp)
+            deconvolved = psnr(to_u8(deconvolve_pixels(pixels, estimate.kernel, prior)), case.sharp)
+            rows.append((label, allowed, estimate.radius, estimate.confidence, psnr(case.degraded, case.sharp), net, deconvolved))
+        mine = [r for r in rows if r[0] == label]
+        print(f"{label:<12} radius {np.median([r[2] for r in mine]):4.1f}  confidence {np.median([r[3] for r in mine]):.2f}  "
+              f"input {np.mean([r[4] for r in mine]):5.2f}  networks {np.mean([r[5] for r in mine]):5.2f}  kernel {np.mean([r[6] for r in mine]):5.2f}", flush=True)
+    best = None
+    for radius, confidence in itertools.product(RADII, CONFIDENCES):
+        taken = [r[2] >= radius and r[3] >= confidence for r in rows]
+        if any(t and not r[1] for t, r in zip(taken, rows)):
+            continue
+        out = [r[6] if t else r[5] for t, r in zip(taken, rows)]
+        if any(o < r[4] - 0.5 for o, r in zip(out, rows)):
+            continue
+        gain = float(np.mean([o - r[4] for o, r in zip(out, rows)]))
+        print(f"radius >= {radius}, confidence >= {confidence}: mean gain {gain:+.3f} dB, {sum(taken)} of {len(rows)} photos by kernel")
+        if best is None or gain > best[0] + 1e-9:
+            best = (gain, radius, confidence)
+    print("chosen:" if best else "no rule meets the constraints", f"radius >= {best[1]}, confidence >= {best[2]} ({best[0]:+.3f} dB)" if best else "")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""The kernel path: the PSF convention, deconvolution with a known kernel, blind estimation, the
+default's route, and bad kernels on the command line.
+
+Photos are held-out BSDS500 test crops from ``../shared/data`` (CI has it beside the clone);
+the prior is the shipped edgedeblur-prior.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from edgedeblur_cli.cli import main
+from edgedeblur_cli.deconvolve import DeconvolutionOptions, blur, deconvolve, wiener
+from edgedeblur_cli.kernel_estimate import estimate_kernel, kernel_agreement
+from edgedeblur_cli.kernel_path import PRIOR_MODEL, BlindRule, deconvolve_pixels, route_photo, takes_kernel_path
+from edgedeblur_cli.kernels import KernelError, centered, defocus_kernel, gaussian_kernel, kernel_radius, motion_kernel, normalized, read_kernel
+from edgedeblur_cli.restore import load_model
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TEST_PHOTOS = DATA / "BSDS500-train-test" / "test"
+needs_photos = pytest.mark.skipif(not TEST_PHOTOS.is_dir(), reason=f"needs the shared test photos in {DATA}")
+
+
+def _photo(index: int = 0, size: int = 160) -> np.ndarray:
+    """(size, size, 3) float32 in [0, 1]: a crop of a held-out test photo."""
+    path = sorted(TEST_PHOTOS.glob("*.jpg"))[index]
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32)[:size, :size] / 255
+
+
+def _blurred(sharp: np.ndarray, kernel: np.ndarray, noise: float = 0.01, seed: int = 0) -> np.ndarray:
+    """``sharp`` (*) ``kernel`` (replicated border) + noise, rounded to 8 bits like a file."""
+    image = torch.from_numpy(sharp).permute(2, 0, 1)[None]
+    out = blur(image, torch.from_numpy(kernel).float())[0].permute(1, 2, 0).numpy()
+    out = out + noise * np.random.default_rng(seed).standard_normal(out.shape).astype(np.float32)
+    return np.round(np.clip(out, 0, 1) * 255).astype(np.float32) / 255
+
+
+def _psnr(a: np.ndarray, b: np.ndarray, crop: int = 12) -> float:
+    a, b = a[crop:-crop, crop:-crop], b[crop:-crop, crop:-crop]
+    return float(10 * np.log10(1 / max(np.mean((a.astype(np.float64) - b) ** 2), 1e-12)))
+
+
+def _shake() -> np.ndarray:
+    """An asymmetric camera-shake-like path (an L with a tail): flipping it by 180 degrees changes it."""
+    k = np.zeros((15, 15))
+    k[3, 3:12] = 1.0
+    k[3:11, 11] = 0.6
+    k[10, 11:14] = 0.3
+    return normalized(k)
+
+
+@pytest.fixture(scope="module")
+def prior():
+    return load_model(PRIOR_MODEL, device="cpu")
+
+
+# ---------------------------------------------------------------- kernels and the convention
+
+
+def test_the_kernel_is_the_point_spread_function():
+    """Blurring a single bright point gives back the kernel itself, not its mirror image."""
+    kernel = _shake()
+    point = torch.zeros(1, 1, 31, 31)
+    point[..., 15, 15] = 1
+    image = blur(point, torch.from_numpy(kernel).float())[0, 0].numpy()
+    rh, rw = kernel.shape[0] // 2, kernel.shape[1] // 2
+    assert np.allclose(image[15 - rh : 15 + rh + 1, 15 - rw : 15 + rw + 1], kernel, atol=1e-6)
+
+
+def test_parametric_kernels_have_their_shape():
+    horizontal, vertical = motion_kernel(9, 0), motion_kernel(9, 90)
+    assert np.isclose(horizontal.sum(), 1) and np.isclose(vertical.sum(), 1)
+    assert np.ptp(np.nonzero(horizontal > 0.01)[1]) >= 8 and np.ptp(np.nonzero(horizontal > 0.01)[0]) <= 1
+    assert np.ptp(np.nonzero(vertical > 0.01)[0]) >= 8 and np.ptp(np.nonzero(vertical > 0.01)[1]) <= 1
+    rising = motion_kernel(9, 45)  # counter-clockwise: up and to the right, so rows fall as columns grow
+    ys, xs = np.nonzero(rising > 0.05)
+    assert np.corrcoef(xs, ys)[0, 1] < -0.9
+    assert kernel_radius(gaussian_kernel(2.0)) == pytest.approx(2.0 * np.sqrt(2), rel=0.05)
+    assert kernel_radius(defocus_kernel(3.0)) == pytest.approx(3.0 / np.sqrt(2), rel=0.1)
+
+
+def test_kernel_files_read_and_normalise(tmp_path):
+    kernel = _shake()
+    np.save(tmp_path / "k.npy", kernel * 7)
+    Image.fromarray(np.round(kernel / kernel.max() * 255).astype(np.uint8)).save(tmp_path / "k.png")
+    assert np.allclose(read_kernel(tmp_path / "k.npy"), kernel)
+    assert np.allclose(read_kernel(tmp_path / "k.png"), kernel, atol=2e-3)
+    for bad, reason in ((-np.ones((3, 3)), "negative"), (np.zeros((3, 3)), "all zeros"), (np.full((3, 3), np.nan), "NaN")):
+        with pytest.raises(KernelError, match=reason):
+            normalized(bad, "k")
+
+
+def test_centering_moves_the_centroid_to_the_middle():
+    k = np.zeros((9, 9))
+    k[0, 0] = 1
+    assert centered(k)[4, 4] == 1
+
+
+# ---------------------------------------------------------------- deconvolution with a known kernel
+
+
+@needs_photos
+def test_known_kernel_beats_wiener_with_the_same_kernel(prior):
+    sharp = _photo(0)
+    kernel = motion_kernel(11, 30)
+    blurred = _blurred(sharp, kernel)
+    ours = deconvolve_pixels(blurred, kernel, prior)
+    x = torch.from_numpy(blurred).permute(2, 0, 1)[None].double()
+    pad = 2 * kernel.shape[0]
+    padded = torch.nn.functional.pad(x, (pad,) * 4, mode="reflect")
+    best_wiener = max(
+        _psnr(wiener(padded, torch.from_numpy(kernel), nsr)[0, :, pad:-pad, pad:-pad].permute(1, 2, 0).clamp(0, 1).numpy(), sharp)
+        for nsr in (1e-3, 3e-3, 1e-2, 3e-2)
+    )
+    assert _psnr(ours, sharp) > best_wiener + 1.0
+    assert _psnr(ours, sharp) > _psnr(blurred, sharp) + 1.0
+
+
+@needs_photos
+def test_a_kernel_flipped_by_180_degrees_scores_worse(prior):
+    sharp = _photo(1)
+    kernel = _shake()
+    blurred = _blurred(sharp, kernel)
+    right = _psnr(deconvolve_pixels(blurred, kernel, prior), sharp)
+    flipped = _psnr(deconvolve_pixels(blurred, kernel[::-1, ::-1].copy(), prior), sharp)
+    assert right > flipped + 1.0
+
+
+@needs_photos
+def test_tiled_deconvolution_matches_the_whole(prior):
+    image = torch.from_numpy(_photo(2, 200)).permute(2, 0, 1)[None]
+    kernel = motion_kernel(7, 10)
+    whole = deconvolve(image, kernel, prior, 0.01, DeconvolutionOptions(tile=1024))
+    tiled = deconvolve(image, kernel, prior, 0.01, DeconvolutionOptions(tile=64))
+    assert (whole - tiled).abs().mean() < 2e-3
+
+
+# ---------------------------------------------------------------- blind estimation and the default's route
+
+
+@needs_photos
+def test_the_estimator_recovers_a_motion_kernel():
+    kernel = motion_kernel(13, 30)
+    blurred = _blurred(_photo(3, 320), kernel)
+    estimate = estimate_kernel(blurred)
+    assert kernel_agreement(estimate.kernel, kernel) > 0.8
+    assert takes_kernel_path(estimate)
+
+
+@needs_photos
+def test_a_sharp_photo_gets_a_near_delta_kernel_and_the_networks_route(prior):
+    sharp = _photo(4, 320)
+    estimate = estimate_kernel(sharp)
+    assert estimate.radius < 1.5
+    deconvolved, _ = route_photo(sharp, prior)
+    assert deconvolved is None  # untouched by deconvolution: the networks' route, as before
+
+
+def test_the_rule_needs_both_extent_and_confidence():
+    from edgedeblur_cli.kernel_estimate import KernelEstimate
+
+    line = motion_kernel(13, 0)
+    wide = KernelEstimate(line, confidence=0.9, radius=kernel_radius(line), region=(0, 0, 1, 1))
+    unsure = KernelEstimate(line, confidence=0.1, radius=kernel_radius(line), region=(0, 0, 1, 1))
+    point = KernelEstimate(np.ones((1, 1)), confidence=1.0, radius=0.0, region=(0, 0, 1, 1))
+    rule = BlindRule()
+    assert takes_kernel_path(wide, rule) and not takes_kernel_path(unsure, rule) and not takes_kernel_path(point, rule)
+
+
+# ---------------------------------------------------------------- the command line
+
+
+@needs_photos
+def test_restore_with_a_kernel_file_and_the_kernel_command(runner, tmp_path):
+    kernel = motion_kernel(9, 20)
+    np.save(tmp_path / "psf.npy", kernel)
+    sharp = _photo(5, 160)
+    Image.fromarray(np.round(_blurred(sharp, kernel) * 255).astype(np.uint8)).save(tmp_path / "shaken.png")
+    result = runner.invoke(main, ["restore", str(tmp_path / "shaken.png"), "--kernel", str(tmp_path / "psf.npy"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results"][0]["route"] == "kernel"
+    restored = np.asarray(Image.open(tmp_path / "shaken_restored.png"), dtype=np.float32) / 255
+    assert _psnr(restored, sharp) > _psnr(_blurred(sharp, kernel), sharp) + 2
+    result = runner.invoke(main, ["kernel", str(tmp_path / "shaken.png"), "--raw"])
+    assert result.exit_code == 0, result.output
+    assert "kernel" in result.stderr and "confidence" in result.stderr
+    assert (tmp_path / "shaken_kernel.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda p: p.write_text("not a kernel"), "not an image or .npy kernel"),
+        (lambda p: np.save(p, -np.ones((5, 5))), "negative"),
+        (lambda p: np.save(p, np.zeros((5, 5))), "all zeros"),
+    ],
+)
+def test_a_bad_kernel_file_fails_with_one_line_naming_it(runner, tmp_path, make, reason):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(photo)
+    bad = tmp_path / ("bad.npy" if "not an image" not in reason else "bad.png")
+    make(bad)
+    result = runner.invoke(main, ["restore", str(photo), "--kernel", str(bad)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and reason in lines[0]
+    assert not (tmp_path / "photo_restored.png").exists()
+
+
+def test_a_kernel_larger_than_the_photo_fails_that_photo_only(runner, tmp_path):
+    np.save(tmp_path / "big.npy", np.ones((41, 41)))
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(tmp_path / "small.png")
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(tmp_path / "large.png")
+    result = runner.invoke(main, ["restore", str(tmp_path / "small.png"), str(tmp_path / "large.png"), "--kernel", str(tmp_path / "big.npy"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "small.png" in errors[0] and "big.npy" in errors[0] and "larger than the photo" in errors[0]
+    assert (tmp_path / "out" / "large.png").is_file() and not (tmp_path / "out" / "small.png").exists()
+
+
+def test_kernel_options_cannot_be_combined(runner, tmp_path):
+    result = runner.invoke(main, ["restore", "x.png", "--motion", "9,0", "--gaussian", "2"])
+    assert result.exit_code == 2 and "cannot be combined" in result.stderr
