@@ -3,8 +3,8 @@
 For every photo of a family of inputs drawn from the BSDS500 *training* photos (clean, noisy,
 the seed's blur, Gaussian and defocus blur, linear motion, camera shake; never the test
 photos), the kernel is estimated once and both routes are run: the networks (edgedeblur-auto)
-and deconvolution by the estimated kernel. A rule (least kernel radius, least confidence)
-sends a photo down the kernel route; the grid point with the best mean gain wins among those
+and deconvolution by the estimated kernel. A rule (least kernel radius, least confidence, most re-blur residual over the noise)
+and the re-blur residual (``kernel_path.reblur_residual``) sends a photo down the kernel route; the grid point with the best mean gain wins among those
 that never send a clean or merely noisy photo there and make no photo worse than its input
 by more than 0.5 dB. The chosen rule is then checked on the test photos by
 ``benchmarks/kernel_path.py``.
@@ -24,7 +24,7 @@ import torch
 from edgedeblur_cli.data import list_images, load_photos
 from edgedeblur_cli.degrade_real import disk_kernel, gaussian_kernel, linear_motion_kernel
 from edgedeblur_cli.kernel_estimate import estimate_kernel
-from edgedeblur_cli.kernel_path import PRIOR_MODEL, deconvolve_pixels
+from edgedeblur_cli.kernel_path import PRIOR_MODEL, deconvolve_pixels, reblur_residual
 from edgedeblur_cli.restore import load_model, restore_image
 
 from realworld import SHARED, blur_plus_noise, seed_degradation, shake_kernel_of_extent, synthetic, to_u8
@@ -40,7 +40,8 @@ FAMILY = [  # (label, case maker, may take the kernel route)
     ("shake 13-27", blur_plus_noise(lambda rng: shake_kernel_of_extent(rng, 13, 27), 0.01), True),
 ]
 RADII = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
-CONFIDENCES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+CONFIDENCES = (0.0, 0.2, 0.3, 0.4, 0.5)
+RESIDUALS = (0.9, 1.0, 1.1, 1.2, 1.5, 2.0, 1e9)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -56,30 +57,36 @@ def main() -> None:
     photos = load_photos(list_images(args.data)[-args.photos :])
     network = load_model("edgedeblur-auto", device="cpu")
     prior = load_model(PRIOR_MODEL, device="cpu")
-    rows = []  # (label, may take it, radius, confidence, input dB, networks dB, kernel dB)
+    rows = []  # (label, may take it, radius, confidence, input dB, networks dB, kernel dB, residual)
     for label, make, allowed in FAMILY:
         for case in make(photos, 1):
             pixels = case.degraded.astype(np.float32) / 255
             estimate = estimate_kernel(pixels)
             net = psnr(restore_image(case.degraded, network), case.sharp)
             deconvolved = psnr(to_u8(deconvolve_pixels(pixels, estimate.kernel, prior)), case.sharp)
-            rows.append((label, allowed, estimate.radius, estimate.confidence, psnr(case.degraded, case.sharp), net, deconvolved))
+            residual = reblur_residual(pixels, estimate, prior)
+            rows.append((label, allowed, estimate.radius, estimate.confidence, psnr(case.degraded, case.sharp), net, deconvolved, residual))
         mine = [r for r in rows if r[0] == label]
         print(f"{label:<12} radius {np.median([r[2] for r in mine]):4.1f}  confidence {np.median([r[3] for r in mine]):.2f}  "
-              f"input {np.mean([r[4] for r in mine]):5.2f}  networks {np.mean([r[5] for r in mine]):5.2f}  kernel {np.mean([r[6] for r in mine]):5.2f}", flush=True)
+              f"residual {np.median([r[7] for r in mine]):.2f}  input {np.mean([r[4] for r in mine]):5.2f}  networks {np.mean([r[5] for r in mine]):5.2f}  kernel {np.mean([r[6] for r in mine]):5.2f}", flush=True)
     best = None
-    for radius, confidence in itertools.product(RADII, CONFIDENCES):
-        taken = [r[2] >= radius and r[3] >= confidence for r in rows]
+    for radius, confidence, residual in itertools.product(RADII, CONFIDENCES, RESIDUALS):
+        taken = [r[2] >= radius and r[3] >= confidence and r[7] <= residual for r in rows]
         if any(t and not r[1] for t, r in zip(taken, rows)):
             continue
         out = [r[6] if t else r[5] for t, r in zip(taken, rows)]
         if any(o < r[4] - 0.5 for o, r in zip(out, rows)):
             continue
         gain = float(np.mean([o - r[4] for o, r in zip(out, rows)]))
-        print(f"radius >= {radius}, confidence >= {confidence}: mean gain {gain:+.3f} dB, {sum(taken)} of {len(rows)} photos by kernel")
         if best is None or gain > best[0] + 1e-9:
-            best = (gain, radius, confidence)
-    print("chosen:" if best else "no rule meets the constraints", f"radius >= {best[1]}, confidence >= {best[2]} ({best[0]:+.3f} dB)" if best else "")
+            best = (gain, radius, confidence, residual, sum(taken))
+    if best is None:
+        print("no rule meets the constraints")
+        return
+    gain, radius, confidence, residual, taken = best
+    print(f"chosen: radius >= {radius}, confidence >= {confidence}, re-blur residual <= {residual} x noise: mean gain {gain:+.3f} dB over the input, {taken} of {len(rows)} photos by kernel")
+    networks_only = float(np.mean([r[5] - r[4] for r in rows]))
+    print(f"(the networks alone: {networks_only:+.3f} dB)")
 
 
 if __name__ == "__main__":

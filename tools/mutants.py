@@ -257,6 +257,62 @@ MUTANTS = [
         "            if False:\n",
         ("tests/test_reliability.py::test_settle_outputs_refuses_clashes_and_input_overwrites_and_skips_existing_outputs",),
     ),
+    Mutant(
+        "the kernel is applied as a correlation (mirrored), not the point-spread function",
+        "src/edgedeblur_cli/deconvolve.py",
+        "    weight = kernel.flip(0, 1)[None, None]",
+        "    weight = kernel[None, None]",
+        ("tests/test_kernel_path.py::test_the_kernel_is_the_point_spread_function",),
+    ),
+    Mutant(
+        "deconvolution ignores the learned prior (plain Wiener-like data steps)",
+        "src/edgedeblur_cli/deconvolve.py",
+        "        z = prior(x, torch.full((x.shape[0],), sigma, device=device))\n",
+        "        z = x\n",
+        ("tests/test_kernel_path.py::test_known_kernel_beats_wiener_with_the_same_kernel",),
+    ),
+    Mutant(
+        "the transfer function forgets to move the kernel's centre to the origin (output shifted)",
+        "src/edgedeblur_cli/deconvolve.py",
+        "    return torch.fft.rfft2(torch.roll(padded, (-(kh // 2), -(kw // 2)), dims=(0, 1)))",
+        "    return torch.fft.rfft2(padded)",
+        ("tests/test_kernel_path.py::test_known_kernel_beats_wiener_with_the_same_kernel",),
+    ),
+    Mutant(
+        "tiles are deconvolved without real neighbours as context",
+        "src/edgedeblur_cli/deconvolve.py",
+        "    context = 2 * extent + 64",
+        "    context = 0",
+        ("tests/test_kernel_path.py::test_tiled_deconvolution_matches_the_whole",),
+    ),
+    Mutant(
+        "the estimator's kernel solve drops the blurred gradients of one direction",
+        "src/edgedeblur_cli/kernel_estimate.py",
+        "    spectrum = (np.conj(fpx) * fbx + np.conj(fpy) * fby) / (power + weight * power.mean())",
+        "    spectrum = (np.conj(fpx) * fbx) / (power + weight * power.mean())",
+        ("tests/test_kernel_path.py::test_the_estimator_recovers_a_motion_kernel",),
+    ),
+    Mutant(
+        "the default deconvolves every photo whatever its kernel",
+        "src/edgedeblur_cli/kernel_path.py",
+        "    return estimate.radius >= rule.min_radius and estimate.confidence >= rule.min_confidence",
+        "    return True",
+        ("tests/test_kernel_path.py::test_a_sharp_photo_gets_a_near_delta_kernel_and_the_networks_route", "tests/test_kernel_path.py::test_the_rule_needs_both_extent_and_confidence"),
+    ),
+    Mutant(
+        "a negative kernel is accepted",
+        "src/edgedeblur_cli/kernels.py",
+        "    if (k < -1e-6 * max(float(np.abs(k).max()), 1e-12)).any():",
+        "    if False:",
+        ("tests/test_kernel_path.py::test_a_bad_kernel_file_fails_with_one_line_naming_it",),
+    ),
+    Mutant(
+        "a kernel larger than the photo is not refused",
+        "src/edgedeblur_cli/cli/kernels.py",
+        "        if kernel.shape[0] > image.size[0] or kernel.shape[1] > image.size[1]:",
+        "        if False:",
+        ("tests/test_kernel_path.py::test_a_kernel_larger_than_the_photo_fails_that_photo_only",),
+    ),
 ]
 
 

@@ -36,9 +36,9 @@ class EstimationOptions:
     JPEGs blurred in linear light; 1 fits blur applied to sRGB values)."""
 
     kernel_size: int | None = None  # None: searched, growing through SIZES while the kernel fills its window
-    region: int = 256
+    region: int = 320
     regions: int = 2  # regions estimated on; their agreement is the confidence
-    rounds: int = 4
+    rounds: int = 6
     scale_step: float = math.sqrt(2)
     gamma: float = 1.0
     latent_weight: float = 2e-3
@@ -72,7 +72,7 @@ def luminance(image: np.ndarray, gamma: float = 1.0) -> np.ndarray:
 
 def choose_regions(image: np.ndarray, size: int, count: int = 2) -> list[tuple[int, int, int, int]]:
     """(top, left, height, width) of up to ``count`` ``size`` windows with the most unsaturated
-    gradient energy, each overlapping the ones before by at most a quarter of its area."""
+    gradient energy, each overlapping the ones before by at most half its area."""
     h, w = image.shape[:2]
     if h <= size and w <= size:
         return [(0, 0, h, w)]
@@ -95,7 +95,7 @@ def choose_regions(image: np.ndarray, size: int, count: int = 2) -> list[tuple[i
         rows = np.abs(np.arange(sums.shape[0]) - top) < sh
         cols = np.abs(np.arange(sums.shape[1]) - left)
         overlap = np.outer(np.clip(sh - np.abs(np.arange(sums.shape[0]) - top), 0, None), np.clip(sw - cols, 0, None))
-        sums[(overlap > 0.25 * sh * sw) & rows[:, None]] = -np.inf
+        sums[(overlap > 0.5 * sh * sw) & rows[:, None]] = -np.inf
     return [(min(t * step, h - min(size, h)), min(l * step, w - min(size, w)), min(size, h), min(size, w)) for t, l in chosen]
 
 

@@ -2,10 +2,10 @@
 
 - ``deconvolve_pixels``: one (H, W, 3) photo and its kernel -> the deconvolved photo, by
   half-quadratic splitting with the learned prior (``deconvolve.py``).
-- ``BlindRule`` / ``takes_kernel_path``: whether the default model trusts an estimated
-  kernel (``kernel_estimate.py``) enough to deconvolve by it instead of running the
-  networks. A clean, sharp or merely noisy photo must never go through deconvolution, so the
-  rule asks for a kernel of real extent *and* a confident fit.
+- ``BlindRule`` / ``route_photo``: whether the default model trusts an estimated kernel
+  (``kernel_estimate.py``) enough to deconvolve by it instead of running the networks. A
+  clean, sharp or merely noisy photo must never go through deconvolution, so the rule asks
+  for a kernel of real extent *and* one that explains the photo (re-blur residual).
 """
 
 from __future__ import annotations
@@ -27,16 +27,36 @@ MIN_BLIND_SIDE = 96  # smaller photos hold too few edges to estimate a kernel: t
 @dataclass(frozen=True)
 class BlindRule:
     """Deconvolve by an estimated kernel only when its second-moment radius is at least
-    ``min_radius`` pixels (a delta is 0, a 9 px line 2.6) and its confidence (the share of the
-    blurred edges it explains) at least ``min_confidence``. Chosen on training photos:
-    ``benchmarks/kernel_rule.py``."""
+    ``min_radius`` pixels (a delta is 0, a 9 px line 2.6), its confidence at least
+    ``min_confidence``, and the estimation region, deconvolved by it and blurred again, comes
+    back within ``max_residual`` times the photo's noise of what it was: a wrong kernel cannot
+    explain the photo, and leaves a residual several times the noise. Chosen on training
+    photos: ``benchmarks/kernel_rule.py``."""
 
     min_radius: float = 2.0
-    min_confidence: float = 0.5
+    min_confidence: float = 0.0
+    max_residual: float = 1.2
 
 
 def takes_kernel_path(estimate: KernelEstimate, rule: BlindRule = BlindRule()) -> bool:
+    """The cheap half of the rule: a kernel of real extent and a confident fit."""
     return estimate.radius >= rule.min_radius and estimate.confidence >= rule.min_confidence
+
+
+def reblur_residual(pixels: np.ndarray, estimate: KernelEstimate, prior: nn.Module, noise: float | None = None) -> float:
+    """RMS of (region deconvolved by the kernel, blurred again) - region, over the noise sigma:
+    about 1 or below for a kernel that explains the photo, several for a wrong one."""
+    from .deconvolve import blur
+    from .models.prior_denoiser import estimate_noise
+
+    top, left, h, w = estimate.region
+    region = torch.from_numpy(np.ascontiguousarray(pixels[top : top + h, left : left + w], dtype=np.float32)).permute(2, 0, 1)[None]
+    sigma = float(estimate_noise(region)[0]) if noise is None else noise
+    restored = deconvolve(region, estimate.kernel, prior, sigma)
+    reblurred = blur(restored, torch.from_numpy(estimate.kernel).float())
+    m = max(estimate.kernel.shape) // 2 + 4  # the frame's own border is not the kernel's fault
+    residual = (reblurred - region)[..., m : h - m, m : w - m]
+    return float(residual.square().mean().sqrt()) / max(sigma, 1 / 255)
 
 
 def estimate_for(pixels: np.ndarray, options: EstimationOptions = EstimationOptions()) -> KernelEstimate | None:
@@ -74,6 +94,9 @@ def route_photo(
     """
     estimate = estimate_for(pixels)
     if estimate is None or not takes_kernel_path(estimate, rule):
+        return None, estimate
+    estimate.details["reblur_residual"] = residual = reblur_residual(pixels, estimate, prior, noise)
+    if residual > rule.max_residual:
         return None, estimate
     return deconvolve_pixels(pixels, estimate.kernel, prior, noise), estimate
 
