@@ -162,15 +162,42 @@ def test_a_sharp_photo_gets_a_near_delta_kernel_and_the_networks_route(prior):
     assert deconvolved is None  # untouched by deconvolution: the networks' route, as before
 
 
-def test_the_rule_needs_both_extent_and_confidence():
+def test_the_rule_needs_extent_and_its_confidence():
     from edgedeblur_cli.kernel_estimate import KernelEstimate
 
     line = motion_kernel(13, 0)
     wide = KernelEstimate(line, confidence=0.9, radius=kernel_radius(line), region=(0, 0, 1, 1))
     unsure = KernelEstimate(line, confidence=0.1, radius=kernel_radius(line), region=(0, 0, 1, 1))
     point = KernelEstimate(np.ones((1, 1)), confidence=1.0, radius=0.0, region=(0, 0, 1, 1))
-    rule = BlindRule()
+    rule = BlindRule(min_radius=2.0, min_confidence=0.5)
     assert takes_kernel_path(wide, rule) and not takes_kernel_path(unsure, rule) and not takes_kernel_path(point, rule)
+
+
+@needs_photos
+def test_the_reblur_residual_tells_a_wrong_kernel(prior):
+    from edgedeblur_cli.kernel_estimate import KernelEstimate
+    from edgedeblur_cli.kernel_path import reblur_residual
+
+    kernel = motion_kernel(13, 30)
+    blurred = _blurred(_photo(6, 160), kernel)
+    region = (0, 0, 160, 160)
+    right = reblur_residual(blurred, KernelEstimate(kernel, 1.0, kernel_radius(kernel), region), prior)
+    wrong_kernel = motion_kernel(13, 120)
+    wrong = reblur_residual(blurred, KernelEstimate(wrong_kernel, 1.0, kernel_radius(wrong_kernel), region), prior)
+    assert right < BlindRule().max_residual < wrong
+
+
+@needs_photos
+def test_a_wrong_kernel_sends_the_photo_to_the_networks(prior):
+    from edgedeblur_cli.kernel_estimate import KernelEstimate
+
+    kernel = motion_kernel(13, 30)
+    blurred = _blurred(_photo(6, 160), kernel)
+    wrong_kernel = motion_kernel(13, 120)
+    wrong = KernelEstimate(wrong_kernel, 1.0, kernel_radius(wrong_kernel), (0, 0, 160, 160))
+    right = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
+    assert route_photo(blurred, prior, estimate=wrong)[0] is None
+    assert route_photo(blurred, prior, estimate=right)[0] is not None
 
 
 # ---------------------------------------------------------------- the command line

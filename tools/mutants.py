@@ -297,7 +297,14 @@ MUTANTS = [
         "src/edgedeblur_cli/kernel_path.py",
         "    return estimate.radius >= rule.min_radius and estimate.confidence >= rule.min_confidence",
         "    return True",
-        ("tests/test_kernel_path.py::test_a_sharp_photo_gets_a_near_delta_kernel_and_the_networks_route", "tests/test_kernel_path.py::test_the_rule_needs_both_extent_and_confidence"),
+        ("tests/test_kernel_path.py::test_a_sharp_photo_gets_a_near_delta_kernel_and_the_networks_route", "tests/test_kernel_path.py::test_the_rule_needs_extent_and_its_confidence"),
+    ),
+    Mutant(
+        "the default deconvolves whatever the re-blur residual",
+        "src/edgedeblur_cli/kernel_path.py",
+        "    if residual > rule.max_residual:\n",
+        "    if False:\n",
+        ("tests/test_kernel_path.py::test_a_wrong_kernel_sends_the_photo_to_the_networks",),
     ),
     Mutant(
         "a negative kernel is accepted",

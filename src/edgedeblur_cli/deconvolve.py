@@ -35,13 +35,15 @@ class DeconvolutionOptions:
     """iterations / start_sigma / weight: the splitting schedule (DPIR: 8, 49/255, 0.23; 5 and
     25/255 measured as good or better here, in 5/8 of the time: docs/research-log.md).
     noise_floor: least noise level assumed (8-bit rounding alone is 0.29/255).
-    tile: largest window side deconvolved at once, pixels (plus the kernel's margins)."""
+    tile: largest window side deconvolved at once, pixels (plus the kernel's margins); the
+    prior runs over it in tiles of ``prior_tile`` pixels."""
 
     iterations: int = 5
     start_sigma: float = 25 / 255
     weight: float = 0.23
     noise_floor: float = 0.5 / 255
-    tile: int = 768
+    tile: int = 1024
+    prior_tile: int = 512
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -146,8 +148,32 @@ def split_deconvolve(blurred: torch.Tensor, kernel: torch.Tensor, prior: nn.Modu
     z = y
     for sigma, alpha in split_schedule(noise, options):
         x = torch.fft.irfft2((numerator + alpha * torch.fft.rfft2(z)) / (power + alpha), s=(h, w))
-        z = prior(x, torch.full((x.shape[0],), sigma, device=device))
+        z = denoise_in_tiles(prior, x, sigma, options.prior_tile)
     return z.float().cpu()
+
+
+class _AtLevel(nn.Module):
+    """The prior at one noise level, as a plain (N, 3, H, W) -> (N, 3, H, W) restorer for the tiler."""
+
+    def __init__(self, prior: nn.Module, sigma: float) -> None:
+        super().__init__()
+        self.prior, self.sigma = prior, sigma
+        self.size_multiple = int(getattr(prior, "size_multiple", 8))
+        self.tile_overlap = int(getattr(prior, "tile_overlap", 64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.prior(x, torch.full((x.shape[0],), self.sigma, device=x.device))
+
+
+def denoise_in_tiles(prior: nn.Module, image: torch.Tensor, sigma: float, tile: int) -> torch.Tensor:
+    """``prior(image, sigma)`` on (N, 3, H, W), in overlapping tiles of ``tile`` px: the prior's
+    activations (about 750 bytes per pixel) then depend on the tile, not the window."""
+    from .restore import RestoreOptions, restore_tensor
+
+    if max(image.shape[-2:]) <= tile:
+        return prior(image, torch.full((image.shape[0],), sigma, device=image.device))
+    restored, _ = restore_tensor(_AtLevel(prior, sigma), image.cpu(), RestoreOptions(tile=tile, batch_size=1), with_edges=False)
+    return restored.to(image.device)
 
 
 @torch.inference_mode()

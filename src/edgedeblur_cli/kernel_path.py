@@ -86,13 +86,15 @@ def route_photo(
     prior: nn.Module,
     noise: float | None = None,
     rule: BlindRule = BlindRule(),
+    estimate: KernelEstimate | None = None,
 ) -> tuple[np.ndarray | None, KernelEstimate | None]:
     """The default's kernel route for one (H, W, 3) float photo in [0, 1].
 
     Returns (deconvolved photo, estimate) when the estimated kernel is trusted, else
-    (None, estimate or None): the caller runs the networks as before.
+    (None, estimate or None): the caller runs the networks as before. ``estimate``: one
+    already made (else the photo's is estimated here).
     """
-    estimate = estimate_for(pixels)
+    estimate = estimate or estimate_for(pixels)
     if estimate is None or not takes_kernel_path(estimate, rule):
         return None, estimate
     estimate.details["reblur_residual"] = residual = reblur_residual(pixels, estimate, prior, noise)
