@@ -34,7 +34,7 @@ from PIL import Image
 from edgedeblur_cli.data import list_images, load_photos
 from edgedeblur_cli.degrade_real import blur, disk_kernel, gaussian_kernel, linear_motion_kernel
 from edgedeblur_cli.kernel_estimate import estimate_kernel
-from edgedeblur_cli.kernel_path import BlindRule, PRIOR_MODEL, deconvolve_pixels, takes_kernel_path
+from edgedeblur_cli.kernel_path import MIN_BLIND_SIDE, PRIOR_MODEL, BlindRule, deconvolve_pixels, route_photo
 from edgedeblur_cli.restore import load_model, restore_image
 
 from realworld import DEFAULT_DATA, SHARED, Case, blur_plus_noise, cell, classical, real_noise_cases, score, seed_degradation, shake_kernel_of_extent, synthetic, to_u8
@@ -117,9 +117,13 @@ def main() -> None:
             began = time.monotonic()
             estimates.append(estimate_kernel(as_float(c.degraded)))
             seconds.append(time.monotonic() - began)
-        taken = [takes_kernel_path(e, rule) and min(c.degraded.shape[:2]) >= 96 for e, c in zip(estimates, cases)]
-        blind = [to_u8(deconvolve_pixels(as_float(c.degraded), e.kernel, prior)) for c, e in zip(cases, estimates)]
-        default = [b if t else n for b, t, n in zip(blind, taken, networks)]
+        # The default's own decision (extent, then the re-blur residual), on the estimate just timed.
+        routed = [route_photo(as_float(c.degraded), prior, rule=rule, estimate=e) if min(c.degraded.shape[:2]) >= MIN_BLIND_SIDE else (None, e) for c, e in zip(cases, estimates)]
+        taken = [r[0] is not None for r in routed]
+        default = [to_u8(r[0]) if r[0] is not None else n for r, n in zip(routed, networks)]
+        accuracy_row = known and any(k in label for k in KERNEL_ROWS)
+        if accuracy_row:  # deconvolved by the estimate whether or not the rule trusts it
+            blind = [to_u8(r[0]) if r[0] is not None else to_u8(deconvolve_pixels(as_float(c.degraded), e.kernel, prior)) for r, c, e in zip(routed, cases, estimates)]
         cells = {"input": score([(c.degraded, c.sharp) for c in cases])}
         if known:
             ref_name, cells["Wiener, true kernel"] = classical("wiener", cases)
@@ -131,7 +135,7 @@ def main() -> None:
         line = f"{label:<33}" + "".join(f"  {cell(cells[n], None if n == 'input' else base) if n in cells else '-':>19}" for n in names)
         print(line + f"  {sum(taken)}/{len(cases)}", flush=True)
         row = {"kind": label, **cells, "kernel_route": sum(taken), "photos": len(cases), "estimation_s": {"median": float(np.median(seconds)), "max": float(max(seconds))}}
-        if known and any(k in label for k in KERNEL_ROWS):
+        if accuracy_row:
             ratios = [shifted_mse(as_float(b), as_float(c.sharp)) / max(shifted_mse(as_float(t), as_float(c.sharp)), 1e-12) for b, t, c in zip(blind, true_path, cases)]
             row["error_ratio"] = {"under_2": float(np.mean(np.array(ratios) < 2)), "median": float(np.median(ratios))}
             accuracy.append((label, row["error_ratio"], row["estimation_s"]))

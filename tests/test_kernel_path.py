@@ -146,7 +146,7 @@ def test_tiled_deconvolution_matches_the_whole(prior):
 
 @needs_photos
 def test_the_estimator_recovers_a_motion_kernel():
-    kernel = motion_kernel(13, 30)
+    kernel = motion_kernel(17, 30)
     blurred = _blurred(_photo(3, 320), kernel)
     estimate = estimate_kernel(blurred)
     assert kernel_agreement(estimate.kernel, kernel) > 0.8
@@ -178,11 +178,11 @@ def test_the_reblur_residual_tells_a_wrong_kernel(prior):
     from edgedeblur_cli.kernel_estimate import KernelEstimate
     from edgedeblur_cli.kernel_path import reblur_residual
 
-    kernel = motion_kernel(13, 30)
+    kernel = motion_kernel(17, 30)
     blurred = _blurred(_photo(6, 160), kernel)
     region = (0, 0, 160, 160)
     right = reblur_residual(blurred, KernelEstimate(kernel, 1.0, kernel_radius(kernel), region), prior)
-    wrong_kernel = motion_kernel(13, 120)
+    wrong_kernel = motion_kernel(17, 120)
     wrong = reblur_residual(blurred, KernelEstimate(wrong_kernel, 1.0, kernel_radius(wrong_kernel), region), prior)
     assert right < BlindRule().max_residual < wrong
 
@@ -191,9 +191,9 @@ def test_the_reblur_residual_tells_a_wrong_kernel(prior):
 def test_a_wrong_kernel_sends_the_photo_to_the_networks(prior):
     from edgedeblur_cli.kernel_estimate import KernelEstimate
 
-    kernel = motion_kernel(13, 30)
+    kernel = motion_kernel(17, 30)
     blurred = _blurred(_photo(6, 160), kernel)
-    wrong_kernel = motion_kernel(13, 120)
+    wrong_kernel = motion_kernel(17, 120)
     wrong = KernelEstimate(wrong_kernel, 1.0, kernel_radius(wrong_kernel), (0, 0, 160, 160))
     right = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
     assert route_photo(blurred, prior, estimate=wrong)[0] is None

@@ -33,9 +33,9 @@ class BlindRule:
     explain the photo, and leaves a residual several times the noise. Chosen on training
     photos: ``benchmarks/kernel_rule.py``."""
 
-    min_radius: float = 2.0
-    min_confidence: float = 0.0
-    max_residual: float = 1.2
+    min_radius: float = 4.0
+    min_confidence: float = 0.2
+    max_residual: float = 1.0
 
 
 def takes_kernel_path(estimate: KernelEstimate, rule: BlindRule = BlindRule()) -> bool:

@@ -1,0 +1,89 @@
+"""Speed and memory of the kernel path on a 12 MP photo, through the command line as a user runs it.
+
+Makes a 12 MP photo (a held-out test photo enlarged to 4000x3000), a copy blurred by a 25 px
+motion + noise 0.01, and a 51 px kernel, then times each command in its own process (wall
+time and peak RSS of the child), side by side in one run:
+
+- ``edgedeblur kernel`` (estimation alone) on the 12 MP photo and on a 481x321 one;
+- ``restore`` with the default on the shaken photo (the kernel route if the rule trusts it);
+- ``restore`` with the default on the sharp photo (estimation + the networks), and with
+  ``--no-estimate-kernel`` (today's route without estimation);
+- ``restore --kernel`` with the 51 px kernel.
+
+    python benchmarks/kernel_speed.py [--work /tmp/kernel-speed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from edgedeblur_cli.kernels import motion_kernel
+
+from realworld import DEFAULT_DATA
+
+
+def run(command: list[str]) -> tuple[float, float, str]:
+    """(seconds, peak RSS of this child in GiB, stdout) of one command in a fresh process."""
+    script = (
+        "import resource, subprocess, sys, time, json; t = time.monotonic(); "
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "print(json.dumps([time.monotonic() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.returncode, p.stdout, p.stderr[-400:]]))"
+    )
+    out = subprocess.run([sys.executable, "-c", script, *command], capture_output=True, text=True, check=True).stdout
+    seconds, rss_kb, code, stdout, stderr = json.loads(out)
+    if code != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({code}): {stderr}")
+    return seconds, rss_kb / 2**20, stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/kernel-speed"))
+    args = parser.parse_args()
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    source = sorted(DEFAULT_DATA.glob("*.jpg"))[0]
+    small = Image.open(source).convert("RGB")
+    big = small.resize((4000, 3000), Image.BICUBIC)
+    big.save(work / "sharp12.jpg", quality=95)
+    small.save(work / "small.png")
+    import cv2
+
+    pixels = np.asarray(big, dtype=np.float32) / 255
+    kernel = motion_kernel(25, 30).astype(np.float32)
+    shaken = cv2.filter2D(pixels, -1, kernel[::-1, ::-1], borderType=cv2.BORDER_REFLECT_101)
+    shaken += 0.01 * np.random.default_rng(0).standard_normal(shaken.shape).astype(np.float32)
+    Image.fromarray(np.round(np.clip(shaken, 0, 1) * 255).astype(np.uint8)).save(work / "shaken12.jpg", quality=95)
+    yy, xx = np.mgrid[-25:26, -25:26]
+    np.save(work / "k51.npy", np.exp(-(xx**2 + (yy / 3) ** 2) / 200.0) * (np.abs(yy) < 26))  # a 51x51 kernel
+    out = str(work / "out")
+    cases = [
+        ("kernel: estimation on 12 MP", ["edgedeblur", "kernel", str(work / "shaken12.jpg"), "-o", out + "/k.png", "--overwrite", "--json"]),
+        ("kernel: estimation on 481x321", ["edgedeblur", "kernel", str(work / "small.png"), "-o", out + "/ks.png", "--overwrite", "--json"]),
+        ("restore (default), shaken 12 MP", ["edgedeblur", "restore", str(work / "shaken12.jpg"), "-o", out + "/a.jpg", "--overwrite", "--json"]),
+        ("restore (default), sharp 12 MP", ["edgedeblur", "restore", str(work / "sharp12.jpg"), "-o", out + "/b.jpg", "--overwrite", "--json"]),
+        ("restore --no-estimate-kernel, sharp 12 MP", ["edgedeblur", "restore", str(work / "sharp12.jpg"), "-o", out + "/c.jpg", "--overwrite", "--no-estimate-kernel"]),
+        ("restore --kernel (51 px), shaken 12 MP", ["edgedeblur", "restore", str(work / "shaken12.jpg"), "-o", out + "/d.jpg", "--overwrite", "--kernel", str(work / "k51.npy")]),
+    ]
+    print(f"{'command':<44} {'seconds':>8} {'peak GiB':>9}  route")
+    for label, command in cases:
+        began = time.monotonic()
+        seconds, gib, stdout = run(command)
+        route = ""
+        if "--json" in command:
+            result = json.loads(stdout)["results"][0]
+            route = result.get("route", "") + (f", radius {result['kernel_radius']}" if "kernel_radius" in result else "")
+        print(f"{label:<44} {seconds:8.1f} {gib:9.2f}  {route}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
