@@ -267,7 +267,7 @@ MUTANTS = [
     Mutant(
         "deconvolution ignores the learned prior (plain Wiener-like data steps)",
         "src/edgedeblur_cli/deconvolve.py",
-        "        z = prior(x, torch.full((x.shape[0],), sigma, device=device))\n",
+        "        z = denoise_in_tiles(prior, x, sigma, options.prior_tile)\n",
         "        z = x\n",
         ("tests/test_kernel_path.py::test_known_kernel_beats_wiener_with_the_same_kernel",),
     ),
