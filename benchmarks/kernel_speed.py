@@ -5,9 +5,9 @@ motion + noise 0.01, and a 51 px kernel, then times each command in its own proc
 time and peak RSS of the child), side by side in one run:
 
 - ``edgedeblur kernel`` (estimation alone) on the 12 MP photo and on a 481x321 one;
-- ``restore`` with the default on the shaken photo (the kernel route if the rule trusts it);
-- ``restore`` with the default on the sharp photo (estimation + the networks), and with
-  ``--no-estimate-kernel`` (today's route without estimation);
+- ``restore --estimate-kernel`` on the shaken photo (the kernel route if the rule trusts it)
+  and on the sharp photo (estimation + the networks), and the default on the sharp photo
+  (the networks alone, no estimation);
 - ``restore --kernel`` with the 51 px kernel.
 
     python benchmarks/kernel_speed.py [--work /tmp/kernel-speed]
@@ -69,9 +69,9 @@ def main() -> None:
     cases = [
         ("kernel: estimation on 12 MP", ["edgedeblur", "kernel", str(work / "shaken12.jpg"), "-o", out + "/k.png", "--overwrite", "--json"]),
         ("kernel: estimation on 481x321", ["edgedeblur", "kernel", str(work / "small.png"), "-o", out + "/ks.png", "--overwrite", "--json"]),
-        ("restore (default), shaken 12 MP", ["edgedeblur", "restore", str(work / "shaken12.jpg"), "-o", out + "/a.jpg", "--overwrite", "--json"]),
-        ("restore (default), sharp 12 MP", ["edgedeblur", "restore", str(work / "sharp12.jpg"), "-o", out + "/b.jpg", "--overwrite", "--json"]),
-        ("restore --no-estimate-kernel, sharp 12 MP", ["edgedeblur", "restore", str(work / "sharp12.jpg"), "-o", out + "/c.jpg", "--overwrite", "--no-estimate-kernel"]),
+        ("restore --estimate-kernel, shaken 12 MP", ["edgedeblur", "restore", str(work / "shaken12.jpg"), "-o", out + "/a.jpg", "--overwrite", "--json", "--estimate-kernel"]),
+        ("restore --estimate-kernel, sharp 12 MP", ["edgedeblur", "restore", str(work / "sharp12.jpg"), "-o", out + "/b.jpg", "--overwrite", "--json", "--estimate-kernel"]),
+        ("restore (default: networks), sharp 12 MP", ["edgedeblur", "restore", str(work / "sharp12.jpg"), "-o", out + "/c.jpg", "--overwrite"]),
         ("restore --kernel (51 px), shaken 12 MP", ["edgedeblur", "restore", str(work / "shaken12.jpg"), "-o", out + "/d.jpg", "--overwrite", "--kernel", str(work / "k51.npy")]),
     ]
     print(f"{'command':<44} {'seconds':>8} {'peak GiB':>9}  route")

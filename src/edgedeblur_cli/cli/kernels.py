@@ -28,8 +28,9 @@ def kernel_options(func):
         click.option("--defocus", type=float, metavar="RADIUS", help="Deconvolve a defocus disc of RADIUS px."),
         click.option("--noise", type=click.FloatRange(0, 0.5), metavar="SIGMA",
                      help="Noise std on [0, 1] pixels for deconvolution  [default: estimated from each photo]."),
-        click.option("--estimate-kernel/--no-estimate-kernel", default=True, show_default=True,
-                     help="With the default model: estimate each photo's blur kernel and deconvolve by it when it is trusted."),
+        click.option("--estimate-kernel/--no-estimate-kernel", default=False, show_default=True,
+                     help="With the default model: estimate each photo's blur kernel and deconvolve by it when the rule "
+                          "trusts it (experimental: off until the estimator is reliable; see the README)."),
     ]
     for option in reversed(options):
         func = option(func)
