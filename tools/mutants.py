@@ -315,9 +315,9 @@ MUTANTS = [
     ),
     Mutant(
         "a kernel larger than the photo is not refused",
-        "src/edgedeblur_cli/cli/kernels.py",
-        "        if kernel.shape[0] > image.size[0] or kernel.shape[1] > image.size[1]:",
-        "        if False:",
+        "src/edgedeblur_cli/deconvolve.py",
+        "    if kh > h or kw > w:\n        raise KernelError(f\"the kernel ({kh}x{kw} px) is larger than the photo ({h}x{w} px)\")",
+        "    if False:\n        pass",
         ("tests/test_kernel_path.py::test_a_kernel_larger_than_the_photo_fails_that_photo_only",),
     ),
 ]

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .kernels import KernelError
+from .kernels import KernelError, gaussian_kernel
 from .models.prior_denoiser import estimate_noise
 from .tiling import blend_window, tile_grid
 
@@ -93,7 +93,7 @@ def pad_periodic(image: torch.Tensor, kernel: torch.Tensor, margin: int, extra: 
     mode = "reflect" if max(pads) < min(image.shape[-2:]) else "replicate"
     padded = F.pad(image, pads, mode=mode)
     h, w = padded.shape[-2:]
-    soft = _gaussian_kernel(max(1.0, margin / 4))
+    soft = kernel_tensor(gaussian_kernel(max(1.0, margin / 4)))
     if soft.shape[0] <= min(h, w) and kernel.shape[0] <= h and kernel.shape[1] <= w:
         smooth = blur_circular(blur_circular(padded, kernel), soft)
     else:
@@ -110,14 +110,6 @@ def _fade(length: int, before: int, after: int) -> torch.Tensor:
         return 0.5 - 0.5 * torch.cos(torch.linspace(0, math.pi, n + 2)[1:-1])
 
     return torch.cat([ramp(before), torch.ones(length - before - after), ramp(after).flip(0)])
-
-
-def _gaussian_kernel(sigma: float) -> torch.Tensor:
-    radius = int(math.ceil(3 * sigma))
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    g = torch.exp(-(x**2) / (2 * sigma**2))
-    g = g[:, None] * g[None, :]
-    return g / g.sum()
 
 
 def wiener(image: torch.Tensor, kernel: torch.Tensor, nsr: float) -> torch.Tensor:

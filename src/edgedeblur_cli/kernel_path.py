@@ -50,7 +50,7 @@ def reblur_residual(pixels: np.ndarray, estimate: KernelEstimate, prior: nn.Modu
     from .models.prior_denoiser import estimate_noise
 
     top, left, h, w = estimate.region
-    region = torch.from_numpy(np.ascontiguousarray(pixels[top : top + h, left : left + w], dtype=np.float32)).permute(2, 0, 1)[None]
+    region = _as_batch(pixels[top : top + h, left : left + w])
     sigma = float(estimate_noise(region)[0]) if noise is None else noise
     restored = deconvolve(region, estimate.kernel, prior, sigma)
     reblurred = blur(restored, torch.from_numpy(estimate.kernel).float())
@@ -77,8 +77,12 @@ def deconvolve_pixels(
 
     ``noise``: sigma in [0, 1] units; None estimates it from the photo.
     """
-    image = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).permute(2, 0, 1)[None]
-    return deconvolve(image, kernel, prior, noise, options)[0].permute(1, 2, 0).numpy()
+    return deconvolve(_as_batch(pixels), kernel, prior, noise, options)[0].permute(1, 2, 0).numpy()
+
+
+def _as_batch(pixels: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) float array -> (1, 3, H, W) float32 tensor (a view where the array allows)."""
+    return torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).permute(2, 0, 1)[None]
 
 
 def route_photo(

@@ -77,9 +77,10 @@ def deconvolve_batch(prior, kernel, source: str, noise, compare: bool, images):
 
     outputs = []
     for image in images:
-        if kernel.shape[0] > image.size[0] or kernel.shape[1] > image.size[1]:
-            raise KernelError(f"{source}: the kernel ({kernel.shape[0]}x{kernel.shape[1]} px) is larger than the photo ({image.size[0]}x{image.size[1]} px)")
-        restored = deconvolve_pixels(image.pixels, kernel, prior, noise)
+        try:
+            restored = deconvolve_pixels(image.pixels, kernel, prior, noise)
+        except KernelError as exc:  # e.g. larger than this photo: name the kernel the user gave
+            raise KernelError(f"{source}: {exc}") from None
         out = {"main": image.with_pixels(restored), "details": {"route": "kernel", "kernel_size": list(kernel.shape)}}
         if compare:
             out["compare"] = kernel_compare(image.pixels, kernel, restored)
@@ -154,13 +155,10 @@ def kernel(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, 
     Writes the kernel as a grayscale image (brightest entry white) and prints its size, its
     radius and a confidence in [0, 1] (the share of the blurred edges it explains) on stderr.
     """
-    from dataclasses import replace
-
     from ..kernel_estimate import EstimationOptions
 
     ctx = Context(quiet, debug)
-    options = EstimationOptions()
-    options = replace(options, gamma=gamma, **({"kernel_size": kernel_size | 1} if kernel_size else {}))
+    options = EstimationOptions(gamma=gamma, kernel_size=kernel_size | 1 if kernel_size else None)
 
     def process(images):
         from ..io import ImageData
