@@ -247,7 +247,7 @@ def test_overlapped_decode_and_encode_keep_order_results_and_failures(bad_batch,
 
     def invert(images):
         calls.append(len(images))
-        return [{"main": image.with_pixels(1 - image.pixels)} for image in images]
+        return [{"main": image.with_pixels(1 - image.float_pixels())} for image in images]
 
     summary = run_jobs(
         jobs, invert, overwrite=False, quality=95, batch_size=2, note=lambda m: None, error=errors.append, io_threads=io_threads,
@@ -292,7 +292,7 @@ def test_on_the_cpu_files_are_decoded_and_encoded_between_network_calls(monkeypa
     def network(images):
         in_network.set()
         try:
-            return [{"main": image.with_pixels(1 - image.pixels)} for image in images]
+            return [{"main": image.with_pixels(1 - image.float_pixels())} for image in images]
         finally:
             in_network.clear()
 

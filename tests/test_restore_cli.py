@@ -248,7 +248,7 @@ def test_16_bit_stays_16_bit(runner, tiny_model_dir, tmp_path):
     cv2.imwrite(str(tmp_path / "deep.png"), deep[..., ::-1])
     loaded = read_image(tmp_path / "deep.png")
     assert loaded.bit_depth == 16
-    assert np.abs(loaded.pixels - deep / 65535).max() < 1e-6  # no 8-bit rounding on read
+    assert np.abs(loaded.float_pixels() - deep / 65535).max() < 1e-6  # no 8-bit rounding on read
     assert _restore(runner, tiny_model_dir, tmp_path / "deep.png").exit_code == 0
     out = cv2.imread(str(tmp_path / "deep_restored.png"), cv2.IMREAD_UNCHANGED)
     assert out.dtype == np.uint16 and out.shape == (30, 40, 3)
@@ -284,6 +284,24 @@ def test_tiles_equal_the_whole_image(model_factory):
     tiled, tiled_edges = restore_tensor(model, image, RestoreOptions(tile=256, tile_overlap=96, batch_size=3))
     assert (whole - tiled).abs().max() < 1e-3
     assert (whole_edges - tiled_edges).abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("dtype, scale", [(torch.uint8, 255), (torch.uint16, 65535)])
+@pytest.mark.parametrize("strength", [1.0, 0.6])
+def test_decoded_photos_are_restored_in_their_own_integers(dtype, scale, strength):
+    """A photo kept as decoded (uint8 / uint16, the big-photo path) comes back in its dtype, tiled
+    or whole, equal to the float result rounded (within one level: rounding of a 1e-6 difference)."""
+    model = make_tiny_model()
+    decoded = torch.from_numpy(synthetic_photo(300, 400, 5).astype(np.int32) * (scale // 255)).to(dtype).permute(2, 0, 1)[None]
+    options = RestoreOptions(tile=1024, strength=strength)
+    floats, float_edges = restore_tensor(model, decoded.float() / scale, options)
+    expected = torch.round(floats * scale)
+    for tile in (1024, 160):  # whole, then tiled in strips
+        restored, edges = restore_tensor(model, decoded, RestoreOptions(tile=tile, tile_overlap=48, strength=strength))
+        assert restored.dtype == dtype and edges.dtype == dtype
+        assert (restored.double() - expected).abs().max() <= 1
+        assert (edges.double() - torch.round(float_edges * scale)).abs().max() <= 1
+    assert (restored.double() - decoded.double()).abs().mean() > 0.5  # the model did change it
 
 
 def test_shipped_model_tiles_seamlessly_with_its_default_overlap():

@@ -1,8 +1,9 @@
 """Reading and writing images safely: every mode users really have, metadata kept, atomic writes.
 
-Pixels travel as (H, W, 3) float32 RGB in [0, 1]; what the network must not touch (alpha,
-grayscale-ness, bit depth, ICC profile, EXIF) travels beside them in ``ImageData`` and is
-put back on write.
+Pixels travel as (H, W, 3) RGB, kept as decoded (uint8 / uint16: a quarter / half of float32's
+memory, which bounds a 100 MP photo) or as float32 in [0, 1]; what the network must not touch
+(alpha, grayscale-ness, bit depth, ICC profile, EXIF) travels beside them in ``ImageData`` and
+is put back on write.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ class ImageReadError(Exception):
 class ImageData:
     """An image ready for the network, with everything needed to write it back faithfully.
 
-    pixels: (H, W, 3) float32 RGB in [0, 1]. alpha: (H, W) float32 in [0, 1] or None.
+    pixels: (H, W, 3) RGB, float32 in [0, 1] or integers (uint8 / uint16, 0 to the dtype's
+    maximum) as decoded; ``float_pixels()`` gives float32 in [0, 1] whichever it is.
+    alpha: (H, W) of the same kinds, or None.
     """
 
     pixels: np.ndarray
@@ -62,6 +65,18 @@ class ImageData:
     def with_pixels(self, pixels: np.ndarray) -> "ImageData":
         return replace(self, pixels=pixels)
 
+    def float_pixels(self) -> np.ndarray:
+        """(H, W, 3) float32 in [0, 1]: ``pixels`` itself if float, else a converted copy."""
+        return to_float(self.pixels)
+
+
+def to_float(values: np.ndarray) -> np.ndarray:
+    """uint8 / uint16 (0 to the dtype's maximum) or float -> float32 in [0, 1] (float32 input is returned as is)."""
+    if values.dtype.kind == "f":
+        return values.astype(np.float32, copy=False)
+    converted = values.astype(np.float32)
+    return np.divide(converted, float(np.iinfo(values.dtype).max), out=converted)
+
 
 def is_supported(path: Path) -> bool:
     return path.suffix.lower() in EXTENSIONS
@@ -75,8 +90,7 @@ def read_image(source: str | os.PathLike | bytes) -> ImageData:
     if is_plain_png(data):
         plain = decode_plain_png(data)
         if plain is not None:
-            values = plain.astype(np.float32)
-            return _image_data(np.divide(values, 255.0, out=values), 8, None, None, "PNG")
+            return _image_data(plain, 8, None, None, "PNG")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's notes on odd but readable files are not for users
@@ -130,12 +144,12 @@ def _from_pil(img: Image.Image, data: bytes) -> ImageData:
         array = _orient(array, orientation)
     else:
         bit_depth = 16 if mode.startswith("I;16") else 8
-        array = _pil_to_float(ImageOps.exif_transpose(img) if orientation != 1 else img)
+        array = _pil_to_array(ImageOps.exif_transpose(img) if orientation != 1 else img)
     return _image_data(array, bit_depth, icc, exif, fmt)
 
 
 def _image_data(array: np.ndarray, bit_depth: int, icc: bytes | None, exif: bytes | None, fmt: str | None) -> ImageData:
-    """(H, W[, C]) float32 in [0, 1], C in 1 (L), 2 (LA), 3 (RGB), 4 (RGBA) -> ``ImageData``."""
+    """(H, W[, C]) uint8 / uint16 / float32 in [0, 1], C in 1 (L), 2 (LA), 3 (RGB), 4 (RGBA) -> ``ImageData``."""
     if array.ndim == 2:
         array = array[..., None]
     channels = array.shape[2]
@@ -145,7 +159,7 @@ def _image_data(array: np.ndarray, bit_depth: int, icc: bytes | None, exif: byte
     pixels = np.repeat(color, 3, axis=2) if grayscale else color
     if pixels.shape[0] < 1 or pixels.shape[1] < 1:
         raise ImageReadError("image has no pixels")
-    return ImageData(np.ascontiguousarray(pixels, dtype=np.float32), alpha, grayscale, bit_depth, icc, exif, fmt)
+    return ImageData(np.ascontiguousarray(pixels), alpha, grayscale, bit_depth, icc, exif, fmt)
 
 
 def _decode_16bit(data: bytes) -> np.ndarray | None:
@@ -156,7 +170,7 @@ def _decode_16bit(data: bytes) -> np.ndarray | None:
     if array.ndim == 3:
         code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
         array = cv2.cvtColor(array, code)
-    return array.astype(np.float32) / 65535.0
+    return array
 
 
 def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -174,11 +188,12 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(array)) if op else array
 
 
-def _pil_to_float(img: Image.Image) -> np.ndarray:
-    """Any Pillow mode -> (H, W, C) float32 in [0, 1] with C in 1 (L), 2 (LA), 3 (RGB), 4 (RGBA)."""
+def _pil_to_array(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> (H, W, C) with C in 1 (L), 2 (LA), 3 (RGB), 4 (RGBA): uint8, uint16
+    (16-bit modes), or float32 in [0, 1] (32-bit integer and float modes)."""
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        return np.asarray(img, dtype=np.float32) / 65535.0
+        return np.asarray(img).astype(np.uint16)
     if mode == "I":
         array = np.asarray(img, dtype=np.float64)
         scale = 65535.0 if array.max(initial=0) > 255 else 255.0
@@ -196,8 +211,7 @@ def _pil_to_float(img: Image.Image) -> np.ndarray:
         img = img.convert("L")
     elif mode not in ("L", "LA", "RGB", "RGBA"):
         img = img.convert("RGBA" if "A" in mode else "RGB")  # CMYK, YCbCr, LAB, ...
-    array = np.asarray(img).astype(np.float32)
-    return np.divide(array, 255.0, out=array)  # in place: no second whole-image float copy
+    return np.asarray(img)
 
 
 def encode_image(image: ImageData, ext: str, quality: int = 95) -> bytes:
@@ -233,10 +247,14 @@ def encode_image(image: ImageData, ext: str, quality: int = 95) -> bytes:
 
 
 def _quantize(pixels: np.ndarray, alpha: np.ndarray | None, grayscale: bool, dtype: type) -> np.ndarray:
-    """(H, W, 3) float RGB (+ (H, W) alpha) -> (H, W, C) integers of ``dtype``, clipped and rounded.
+    """(H, W, 3) RGB (+ (H, W) alpha), float in [0, 1] or integers -> (H, W, C) integers of
+    ``dtype``, clipped and rounded.
 
-    Works in bands of rows so a 12-megapixel photo needs no whole-image float temporaries.
+    RGB already of ``dtype`` without alpha is returned as it is (no copy of a 100 MP photo);
+    otherwise it works in bands of rows, so no whole-image float temporaries are made.
     """
+    if pixels.dtype == dtype and alpha is None and not grayscale:
+        return pixels
     height, width = pixels.shape[:2]
     channels = (1 if grayscale else 3) + (alpha is not None)
     out = np.empty((height, width, channels), dtype=dtype)
@@ -245,10 +263,10 @@ def _quantize(pixels: np.ndarray, alpha: np.ndarray | None, grayscale: bool, dty
         rows = slice(top, top + 256)
         # fmax/fmin take the number over a NaN: NaN -> 0, -inf -> 0, +inf -> 1, as nan_to_num then
         # clip would, in two passes instead of six (a third of the time of encoding a thumbnail).
-        band = np.fmax(pixels[rows], 0)
+        band = np.fmax(to_float(pixels[rows]), 0)
         np.fmin(band, 1, out=band)
         color = band.mean(axis=2, keepdims=True) if grayscale else band
-        block = np.concatenate([color, alpha[rows, :, None]], axis=2) if alpha is not None else color
+        block = np.concatenate([color, to_float(alpha[rows])[..., None]], axis=2) if alpha is not None else color
         out[rows] = np.round(block * scale)
     return out
 

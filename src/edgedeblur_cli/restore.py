@@ -7,6 +7,7 @@ result equals the whole-image result up to the blending of tile borders (tested 
 
 from __future__ import annotations
 
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -18,6 +19,7 @@ from torch import nn
 
 from .device import pick_device
 from .names import DEFAULT_MODEL
+from .models.common import unit_float
 from .tiling import blend_window, round_up, tile_grid, tile_input
 from .weights import load_named_model
 
@@ -91,11 +93,12 @@ def _model_multiple(model: nn.Module) -> int:
 def _run(
     model: nn.Module, batch: torch.Tensor, device: torch.device, half: bool, with_edges: bool, clamp: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Model on a (N, 3, h, w) CPU batch -> restored (N, 3, h, w) and edges (N, 1, h, w) or None, on the CPU.
+    """Model on a (N, 3, h, w) CPU batch (float in [0, 1] or uint8 / uint16) -> restored (N, 3, h, w)
+    and edges (N, 1, h, w) or None, float, on the CPU.
 
     ``clamp`` clips to [0, 1] on the device, before the copy back (tiles are clipped after blending).
     """
-    x = batch.to(device).contiguous(memory_format=torch.channels_last)
+    x = unit_float(batch.to(device)).contiguous(memory_format=torch.channels_last)
     # fp16 autocast keeps the weights in fp32 and runs reductions that overflow in fp16 in fp32.
     precision = torch.autocast("cuda", dtype=torch.float16) if half and device.type == "cuda" else nullcontext()
     with precision:
@@ -132,7 +135,10 @@ def restore_tensor(
     note: Callable[[str], None] = lambda message: None,
     with_edges: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Restore (N, 3, H, W) float in [0, 1] (CPU) -> restored (N, 3, H, W) in [0, 1] and edges (N, 1, H, W) or None.
+    """Restore (N, 3, H, W) images (CPU) -> restored (N, 3, H, W) and edges (N, 1, H, W) or None.
+
+    Images are float in [0, 1], or uint8 / uint16 (0 to the dtype's maximum: a big photo as
+    decoded, a quarter / half of float's memory); results come in the images' dtype.
 
     Edges are None for a model without an edge branch, or when ``with_edges`` is False
     (which saves a whole-image buffer on big photos).
@@ -184,6 +190,7 @@ def _restore_by_choice(model, images: torch.Tensor, options: RestoreOptions, not
     return restored, edges
 
 
+@torch.inference_mode()  # results are inference tensors, as _run's are, whichever path made them
 def _restore_tensor(
     model: nn.Module, images: torch.Tensor, options: RestoreOptions, with_edges: bool
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -192,65 +199,109 @@ def _restore_tensor(
     with_edges = with_edges and hasattr(model, "forward_with_edges")
     n, _, h, w = images.shape
     tile = max(multiple, options.tile // multiple * multiple)
-    if round_up(h, multiple) <= tile and round_up(w, multiple) <= tile:
-        restored, edges = _run(model, images, device, options.half, with_edges, clamp=True)  # the model pads and crops itself
-    else:
-        restored, edges = _tiled(model, images, tile, multiple, options, device, with_edges)
-    if options.strength != 1.0:
-        _keep_share(restored, images, options.strength)
-    return restored, edges
+    if round_up(h, multiple) > tile or round_up(w, multiple) > tile:
+        return _tiled(model, images, tile, multiple, options, device, with_edges)
+    restored, edges = _run(model, images, device, options.half, with_edges, clamp=True)  # the model pads and crops itself
+    restored = _finished(restored, images, options.strength)
+    return restored, (None if edges is None else _finished(edges, None, 1.0, images.dtype))
 
 
-@torch.inference_mode()
-def _keep_share(restored: torch.Tensor, images: torch.Tensor, strength: float) -> None:
-    """restored <- images + strength * (restored - images), in place: no second whole-image buffer for a big photo."""
-    restored.sub_(images).mul_(strength).add_(images)
+def _finished(values: torch.Tensor, inputs: torch.Tensor | None, strength: float, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Clipped (N, C, h, w) network output, with ``strength`` of the correction over ``inputs``
+    applied, in ``dtype`` (default the inputs'): float32 in [0, 1], or uint8 / uint16 rounded."""
+    dtype = dtype or inputs.dtype
+    if strength != 1.0:
+        before = unit_float(inputs)
+        values = values.sub_(before).mul_(strength).add_(before)  # in place: no second buffer for a big photo
+    if dtype.is_floating_point:
+        return values
+    scale = 255.0 if dtype == torch.uint8 else 65535.0
+    return values.mul_(scale).round_().to(dtype)
+
+
+def _empty_like_photo(images: torch.Tensor, channels: int) -> torch.Tensor:
+    """An (N, channels, H, W) result in ``images``' dtype, laid out (N, H, W, C) as files hold
+    pixels, so ``restore_arrays`` hands the encoder a contiguous array without a copy."""
+    n, _, h, w = images.shape
+    return torch.empty(n, h, w, channels, dtype=images.dtype).permute(0, 3, 1, 2)
+
+
+def _coverage(windows: dict[int, torch.Tensor], length: int) -> torch.Tensor:
+    """(length,) sum of the 1-D blend windows placed at their starts, cut to ``length``."""
+    total = torch.zeros(length)
+    for start, window in windows.items():
+        part = window[: length - start]
+        total[start : start + len(part)] += part
+    return total
 
 
 def _tiled(model, images: torch.Tensor, tile: int, multiple: int, options: RestoreOptions, device, with_edges: bool):
+    """Restore (N, 3, H, W) ``images`` (float or uint8 / uint16) in overlapping tiles, row by row.
+
+    Each row of tiles is added into a strip one tile tall; the rows above the next row of tiles
+    are then final (no later tile reaches them), so they are normalised, clipped, given the
+    ``strength`` and stored in the input's dtype. The blend weights are separable (row window
+    times column window), so no whole-image weight map is kept either: the only whole-image
+    buffers are the input and the result, and memory grows with the tile, not the photo.
+    """
     n, _, h, w = images.shape
     overlap = min(_overlap(model, options), tile // 2 - 1)
     tile_h, tops = tile_grid(round_up(h, multiple), tile, overlap, multiple)
     tile_w, lefts = tile_grid(round_up(w, multiple), tile, overlap, multiple)
     rows = {t: blend_window(tile_h, overlap, t == tops[0], t == tops[-1]) for t in tops}
     cols = {l: blend_window(tile_w, overlap, l == lefts[0], l == lefts[-1]) for l in lefts}
-
-    def blend(t: int, l: int) -> torch.Tensor:
-        """The blend weights of the tile at (t, l), cut to the part inside the image."""
-        return (rows[t][:, None] * cols[l][None, :])[: h - t, : w - l]
-
-    # Only the result and the blend weights are whole-image buffers; tiles are cut on the fly.
-    restored = torch.zeros(n, 3, h, w)
-    edges = torch.zeros(n, 1, h, w) if with_edges else None
-    weight = torch.zeros(h, w)
-    for t in tops:
-        for l in lefts:
-            weight[t : t + tile_h, l : l + tile_w] += blend(t, l)
-    jobs = [(i, t, l) for i in range(n) for t in tops for l in lefts]
+    weight_rows, weight_cols = _coverage(rows, h), _coverage(cols, w)
+    restored = _empty_like_photo(images, 3)
+    edges = _empty_like_photo(images, 1) if with_edges else None
+    strips = [torch.zeros(n, 3, tile_h, w)] + ([torch.zeros(n, 1, tile_h, w)] if with_edges else [])
     per_batch = max(1, min(options.batch_size, options.batch_pixels // (tile_h * tile_w)))
-    for start in range(0, len(jobs), per_batch):
-        group = jobs[start : start + per_batch]
-        batch = torch.stack([tile_input(images[i], t, l, tile_h, tile_w) for i, t, l in group])
-        out, edge = _run(model, batch, device, options.half, with_edges)
-        for k, (i, t, l) in enumerate(group):
-            win = blend(t, l)
-            vh, vw = win.shape
-            restored[i, :, t : t + vh, l : l + vw].addcmul_(out[k, :, :vh, :vw], win)
-            if edges is not None:
-                edges[i, :, t : t + vh, l : l + vw].addcmul_(edge[k, :, :vh, :vw], win)
-    restored.div_(weight).clamp_(0, 1)
-    if edges is not None:
-        edges.div_(weight).clamp_(0, 1)
+
+    def finish(first: int, last: int) -> None:
+        """Store rows [first, last) of the image, held in the strips' first ``last - first`` rows."""
+        last = min(last, h)
+        if last <= first:
+            return
+        weight = weight_rows[first:last, None] * weight_cols[None, :]
+        values = strips[0][:, :, : last - first].div(weight).clamp_(0, 1)
+        restored[:, :, first:last] = _finished(values, images[:, :, first:last], options.strength)
+        if edges is not None:
+            edges[:, :, first:last] = _finished(strips[1][:, :, : last - first].div(weight).clamp_(0, 1), None, 1.0, images.dtype)
+
+    done = tops[0]
+    for t in tops:
+        finish(done, t)
+        shift = min(t - done, tile_h)
+        for strip in strips:  # the unfinished rows move up to the strip's top
+            strip[:, :, : tile_h - shift] = strip[:, :, shift:].clone()
+            strip[:, :, tile_h - shift :] = 0
+        done = t
+        jobs = [(i, l) for i in range(n) for l in lefts]
+        for start in range(0, len(jobs), per_batch):
+            group = jobs[start : start + per_batch]
+            batch = torch.stack([tile_input(images[i], t, l, tile_h, tile_w) for i, l in group])
+            out, edge = _run(model, batch, device, options.half, with_edges)
+            for k, (i, l) in enumerate(group):
+                win = (rows[t][:, None] * cols[l][None, :])[: h - t, : w - l]
+                vh, vw = win.shape
+                strips[0][i, :, :vh, l : l + vw].addcmul_(out[k, :, :vh, :vw], win)
+                if edges is not None:
+                    strips[1][i, :, :vh, l : l + vw].addcmul_(edge[k, :, :vh, :vw], win)
+    finish(done, done + tile_h)
     return restored, edges
 
 
 def restore_arrays(
     model: nn.Module, images: list[np.ndarray], options: RestoreOptions = RestoreOptions(), with_edges: bool = True
 ) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """Restore same-size (H, W, 3) float32 arrays in [0, 1] together; returns (restored, edges (H, W) or None) per image."""
+    """Restore same-size (H, W, 3) arrays together, float32 in [0, 1] or uint8 / uint16; returns
+    (restored, edges (H, W) or None) per image, in the arrays' dtype."""
     # One image is viewed, not copied: NHWC memory is what channels-last convolutions want anyway.
     stacked = images[0][None] if len(images) == 1 else np.stack(images)
-    batch = torch.from_numpy(np.asarray(stacked, dtype=np.float32)).permute(0, 3, 1, 2)
+    if stacked.dtype not in (np.uint8, np.uint16):
+        stacked = np.asarray(stacked, dtype=np.float32)
+    with warnings.catch_warnings():  # a decoded photo's array is read-only; it is only ever read
+        warnings.simplefilter("ignore", UserWarning)
+        batch = torch.from_numpy(stacked).permute(0, 3, 1, 2)
     restored, edges = restore_tensor(model, batch, options, with_edges=with_edges)
     out = restored.permute(0, 2, 3, 1).numpy()
     edge_maps = edges[:, 0].numpy() if edges is not None else [None] * len(images)

@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .models.common import border_pad_mode
+from .models.common import border_pad_mode, unit_float
 
 
 def blend_window(size: int, overlap: int, at_start: bool, at_end: bool) -> torch.Tensor:
@@ -62,8 +62,9 @@ def round_up(value: int, multiple: int) -> int:
 
 def tile_input(image: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
     """The (3, height, width) window of a (3, H, W) image, padded past the bottom/right edge
-    exactly as ``pad_to_multiple`` pads the whole image, so tiles match a whole-image run."""
-    piece = image[:, top : top + height, left : left + width]
+    exactly as ``pad_to_multiple`` pads the whole image, so tiles match a whole-image run.
+    A uint8 / uint16 image gives a float tile in [0, 1]."""
+    piece = unit_float(image[:, top : top + height, left : left + width])
     pad_h, pad_w = height - piece.shape[1], width - piece.shape[2]
     if pad_h == 0 and pad_w == 0:
         return piece

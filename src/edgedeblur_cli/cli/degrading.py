@@ -51,9 +51,9 @@ def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
         for image in images:
             rng = np.random.default_rng([base_seed, next(counter)])
             if preset in PRESETS:
-                degraded = degrade_real(image.pixels, rng, PRESETS[preset])[0]
+                degraded = degrade_real(image.float_pixels(), rng, PRESETS[preset])[0]
             else:
-                degraded, _ = degrade_random(image.pixels, rng, config)
+                degraded, _ = degrade_random(image.float_pixels(), rng, config)
             outputs.append({"main": image.with_pixels(np.clip(degraded, 0, 1))})
         return outputs
 

@@ -78,12 +78,12 @@ def deconvolve_batch(prior, kernel, source: str, noise, compare: bool, images):
     outputs = []
     for image in images:
         try:
-            restored = deconvolve_pixels(image.pixels, kernel, prior, noise)
+            restored = deconvolve_pixels(image.float_pixels(), kernel, prior, noise)
         except KernelError as exc:  # e.g. larger than this photo: name the kernel the user gave
             raise KernelError(f"{source}: {exc}") from None
         out = {"main": image.with_pixels(restored), "details": {"route": "kernel", "kernel_size": list(kernel.shape)}}
         if compare:
-            out["compare"] = kernel_compare(image.pixels, kernel, restored)
+            out["compare"] = kernel_compare(image.float_pixels(), kernel, restored)
         outputs.append(out)
     return outputs
 
@@ -96,13 +96,13 @@ def auto_batch(network_batch, prior, noise, compare: bool, images):
     outputs: list = [None] * len(images)
     to_network = []
     for i, image in enumerate(images):
-        restored, estimate = route_photo(image.pixels, prior, noise)
+        restored, estimate = route_photo(image.float_pixels(), prior, noise)
         if restored is None:
             to_network.append((i, estimate))
             continue
         out = {"main": image.with_pixels(restored), "details": _estimate_details(estimate, "kernel")}
         if compare:
-            out["compare"] = kernel_compare(image.pixels, estimate.kernel, restored)
+            out["compare"] = kernel_compare(image.float_pixels(), estimate.kernel, restored)
         outputs[i] = out
     if to_network:
         produced = network_batch([images[i] for i, _ in to_network])
@@ -167,7 +167,7 @@ def kernel(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, 
 
         outputs = []
         for image in images:
-            estimate = estimate_kernel(image.pixels, options)
+            estimate = estimate_kernel(image.float_pixels(), options)
             view = kernel_image(estimate.kernel, 1 if raw else max(1, 256 // estimate.kernel.shape[0]))
             outputs.append({"main": ImageData(view[..., None].repeat(3, 2), grayscale=True), "details": _estimate_details(estimate, "kernel")})
         return outputs

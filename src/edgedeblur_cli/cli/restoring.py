@@ -73,25 +73,28 @@ def restore_batch(model, options, save_edges: bool, compare: bool, images):
         if edges is not None and save_edges:
             out["edges"] = _edge_image(edges)
         if edges is not None and compare:
-            out["compare"] = _compare_image(image.pixels, edges, restored)
+            out["compare"] = _compare_image(image.float_pixels(), edges, restored)
         outputs.append(out)
     return outputs
 
 
 def _edge_image(edges):
+    """An (H, W) edge map (float in [0, 1], or uint8 / uint16) -> a grayscale ``ImageData``."""
     import numpy as np
 
     from ..io import ImageData
 
-    return ImageData(np.repeat(edges[..., None], 3, axis=2).astype(np.float32), grayscale=True)
+    return ImageData(np.repeat(edges[..., None], 3, axis=2), grayscale=True)
 
 
 def _compare_image(degraded, edges, restored):
-    """input | edges | restored, side by side: (H, W, 3) float arrays -> one ImageData."""
+    """input | edges | restored, side by side: (H, W, 3) float in [0, 1] | (H, W) | (H, W, 3), each
+    float or uint8 / uint16 -> one ImageData."""
     import numpy as np
 
-    from ..io import ImageData
+    from ..io import ImageData, to_float
 
+    edges, restored = to_float(edges), to_float(restored)
     gap = np.ones((degraded.shape[0], 4, 3), dtype=np.float32)
     edge_rgb = np.repeat(edges[..., None], 3, axis=2)
     return ImageData(np.concatenate([np.clip(degraded, 0, 1), gap, edge_rgb, gap, restored], axis=1).astype(np.float32))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .common import unit_float
 from .edgedeblur_s import EdgeDeblurS, EdgeDeblurSConfig
 
 
@@ -76,11 +77,14 @@ class AgreementPair(nn.Module):
         return agreement_db <= self.config.threshold_db
 
     def probe_agreement_db(self, images: torch.Tensor) -> torch.Tensor:
-        """Agreement (N,) of the two networks on each image's probe crops, in dB (8-bit PSNR)."""
+        """Agreement (N,) of the two networks on each image's probe crops, in dB (8-bit PSNR).
+
+        ``images``: (N, 3, H, W), float in [0, 1] or uint8 / uint16 (a big photo as decoded).
+        """
         p = self.config.probe
         h, w = images.shape[-2:]
         device = next(self.parameters()).device
-        crops = [images[:, :, t : t + p, l : l + p].to(device) for t in probe_starts(h, p) for l in probe_starts(w, p)]
+        crops = [unit_float(images[:, :, t : t + p, l : l + p]).to(device) for t in probe_starts(h, p) for l in probe_starts(w, p)]
         with torch.inference_mode():
             # The mean squared difference over all of an image's probes, then in dB.
             squared = torch.stack([self.squared_difference(self.gentle(c), self.strong(c)) for c in crops]).mean(0)

@@ -9,6 +9,16 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def unit_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 / uint16 values (0 to the dtype's maximum) -> float32 in [0, 1]; float tensors as they are.
+
+    Big photos stay in their decoded integers until a tile of them is cut, which bounds memory.
+    """
+    if x.is_floating_point():
+        return x
+    return x.float().div_(255.0 if x.dtype == torch.uint8 else 65535.0)
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """Pad ``x`` (N, C, H, W) on the bottom/right so H and W are multiples of ``multiple``.
 
