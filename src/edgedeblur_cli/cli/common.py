@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
 import traceback
+from dataclasses import dataclass
 
 import click
 
 from ..names import DEFAULT_MODEL, PUBLISHED
+from ..sharding import Shard, parse_shard
 
 
 def stderr(message: str) -> None:
@@ -35,30 +39,74 @@ def fatal(ctx: Context, exc: BaseException, code: int = 1) -> None:
     sys.exit(code)
 
 
+@dataclass(frozen=True)
+class FileArgs:
+    """What ``file_options`` parsed: the inputs, where outputs go, how results are reported."""
+
+    inputs: tuple[str, ...]
+    output: str | None
+    recursive: bool
+    suffix: str
+    ext: str | None
+    quality: int
+    overwrite: bool
+    as_json: bool
+    quiet: bool
+    debug: bool
+    shard: Shard | None
+    dry_run: bool
+
+    def context(self) -> "Context":
+        return Context(self.quiet, self.debug)
+
+
+def _shard_option(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return parse_shard(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
 def file_options(default_suffix: str, default_ext: str | None):
+    """The options every command over files shares; the command receives them as ``files: FileArgs``."""
+
     def decorate(func):
+        @functools.wraps(func)
+        def command(**kwargs):
+            files = FileArgs(**{name: kwargs.pop(name) for name in FileArgs.__dataclass_fields__})
+            return func(files=files, **kwargs)
+
         options = [
             click.argument("inputs", nargs=-1, metavar="INPUT..."),
             click.option("-o", "--output", "output", help="Output file (one input), folder (several), or - for stdout."),
             click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders (mirrored under -o DIR)."),
-            click.option("--suffix", default=default_suffix, show_default=True, help="Added to the name of outputs written beside inputs."),
-            click.option(
-                "--ext",
-                type=click.Choice(["png", "jpg", "webp", "tif", "bmp"]),
-                default=default_ext,
-                help="Output format (default: the input's; PNG for stdin).",
-            ),
+            click.option("--suffix", default=default_suffix, show_default=True, help="Added to the names of outputs written beside inputs."),
+            click.option("--ext", type=click.Choice(["png", "jpg", "webp", "tif", "bmp"]), default=default_ext,
+                         help="Output format  [default: the input's; PNG for stdin]."),
             click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality."),
             click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced)."),
+            click.option("--shard", metavar="K/N", callback=_shard_option,
+                         help="Do only the K-th of N shares of the files (job arrays); under torchrun: RANK+1/WORLD_SIZE."),
+            click.option("--dry-run", is_flag=True, help="List what would be written or skipped; write nothing."),
             click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout."),
             click.option("-q", "--quiet", is_flag=True, help="Silence notes (errors still print)."),
             click.option("--debug", is_flag=True, help="Show tracebacks."),
         ]
         for option in reversed(options):
-            func = option(func)
-        return func
+            command = option(command)
+        return command
 
     return decorate
+
+
+def _device_option(ctx, param, value):
+    if os.environ.get("WORLD_SIZE", "1") in ("", "0", "1"):
+        return value  # alone: no torch import while parsing
+    from ..distributed import rank_device
+
+    return rank_device(value)
 
 
 def model_options(func):
@@ -66,7 +114,8 @@ def model_options(func):
         click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help=f"Published weights: {', '.join(PUBLISHED)}."),
         click.option("--weights", type=click.Path(), help="A model folder or .safetensors file to use instead of the published weights."),
         click.option("--hub-repo", envvar="EDGEDEBLUR_HUB_REPO", help="Hugging Face repo to fetch weights from [env: EDGEDEBLUR_HUB_REPO]."),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
+        click.option("--device", default="auto", show_default=True, callback=_device_option,
+                     help="auto, cpu, cuda, cuda:N or mps (auto under torchrun: cuda:LOCAL_RANK)."),
         click.option("--batch-size", type=click.IntRange(1), help="At most this many images (or tiles) per forward pass  [default: small images gathered up to 64K pixels, 4 tiles]."),
         click.option("--tile", type=click.IntRange(32), help="Process larger images in tiles of at most PX pixels  [default: 512 on CPU, 2048 on CUDA]."),
         click.option("--tile-overlap", type=click.IntRange(0), help="Least overlap of neighbouring tiles, PX  [default: what the model needs, 64 for edgedeblur-s]."),
@@ -77,28 +126,26 @@ def model_options(func):
     return func
 
 
-def run_file_command(ctx: Context, verb: str, inputs, output, recursive, suffix, ext, quality, overwrite, as_json, make_process, batch_size, extras=None, report=None):
-    """Plan outputs (usage errors exit 2 before any model is loaded), then build the processor and run.
+def run_file_command(ctx: Context, verb: str, files: FileArgs, make_process, batch_size, extras=None, report=None):
+    """Plan outputs (usage errors exit 2 before any model is loaded), take this process's share,
+    then build the processor and run; under torchrun, rank 0 reports the whole job.
 
     ``report(summary)``, if given, runs before the summary line (per-file details on stderr).
     """
-    from ..batch import OutputPlan, UsageProblem, collect_inputs, plan_jobs, run_jobs
+    from ..batch import run_jobs, settle_outputs
 
-    try:
-        items = collect_inputs(inputs, recursive, ctx.note)
-        jobs = plan_jobs(items, OutputPlan(output, suffix, ext, recursive), extras)
-    except UsageProblem as exc:
-        raise click.UsageError(str(exc)) from None
-    if as_json and any(j.outputs["main"] == "-" for j in jobs):
-        raise click.UsageError("--json uses stdout: write images to files with -o")
+    jobs, shard = plan_command(files, extras)
+    if files.dry_run:
+        _print_plan(settle_outputs(jobs, files.overwrite), verb, shard, files.as_json)
+        sys.exit(0)
     process, device_type = make_process()
     try:
         summary = run_jobs(
             jobs,
             process,
             decode_ahead=device_type != "cpu",
-            overwrite=overwrite,
-            quality=quality,
+            overwrite=files.overwrite,
+            quality=files.quality,
             batch_size=batch_size,
             note=ctx.note,
             error=ctx.error,
@@ -108,14 +155,79 @@ def run_file_command(ctx: Context, verb: str, inputs, output, recursive, suffix,
     except KeyboardInterrupt:
         ctx.error("interrupted: finished outputs are complete, none is half-written; rerun to do the rest")
         sys.exit(130)
+    summary, is_reporter = _whole_job(summary)
+    if is_reporter:
+        _report(ctx, verb, files, summary, report, many=len(jobs) > 1 or shard is not None)
+    sys.exit(1 if summary.failed else 0)
+
+
+def plan_command(files: FileArgs, extras=None):
+    """(jobs of this process's share, its ``Shard`` or None): usage errors raise ``click.UsageError``."""
+    from ..batch import OutputPlan, UsageProblem, collect_inputs, plan_jobs
+    from ..sharding import in_shard, shard_from_environment
+
+    shard = files.shard
+    ranked = shard_from_environment()
+    if ranked is not None:
+        if shard is not None:
+            raise click.UsageError("--shard and torchrun both split the files: use one of them")
+        shard = ranked
+    try:
+        items = collect_inputs(files.inputs, files.recursive, Context(files.quiet or ranked is not None and ranked.index > 1, False).note)
+        jobs = plan_jobs(items, OutputPlan(files.output, files.suffix, files.ext, files.recursive), extras)
+    except UsageProblem as exc:
+        raise click.UsageError(str(exc)) from None
+    if files.as_json and any(j.outputs["main"] == "-" for j in jobs):
+        raise click.UsageError("--json uses stdout: write images to files with -o")
+    if shard is not None:
+        if any(j.source is None or j.outputs["main"] == "-" for j in jobs):
+            raise click.UsageError("--shard splits files: stdin and stdout cannot be shared out")
+        # Planned whole, then shared out: every share names its outputs as one process would.
+        jobs = [j for j in jobs if in_shard(j.outputs["main"], files.output, shard)]
+    return jobs, shard
+
+
+def _print_plan(settled, verb: str, shard, as_json: bool) -> None:
+    """--dry-run: each input and what would happen to it, in input order, on stdout."""
+    todo, refused = settled
+    rows = [
+        (i, job.display, "would fail", ["no such file"]) if job.source is not None and not job.source.exists()
+        else (i, job.display, "would be " + verb, [str(d) for d in job.outputs.values()])
+        for i, job in todo
+    ]
+    rows += [(i, job.display, "skipped" if existing is not None else "would fail", [reason]) for i, job, existing, reason in refused]
+    rows.sort()
+    if as_json:
+        click.echo(json.dumps({"shard": str(shard) if shard else None, "plan": [
+            {"input": display, "action": action, "details": details} for _, display, action, details in rows]}, indent=2))
+        return
+    for _, display, action, details in rows:
+        click.echo(f"{display}: {action}: {', '.join(details)}")
+    click.echo(f"{sum(1 for r in rows if r[2].startswith('would be'))} of {len(rows)} would be {verb}" + (f" (shard {shard})" if shard else ""))
+
+
+def _whole_job(summary):
+    """(the summary of all ranks, whether this process reports it): under torchrun, the ranks'
+    summaries are gathered (gloo) and rank 0 reports; alone, this process reports its own."""
+    from ..batch import Summary
+    from ..distributed import gather_from_ranks
+
+    parts = gather_from_ranks(summary)
+    if parts is None:
+        return summary, True
+    whole = Summary(sum(p.done for p in parts), sum(p.skipped for p in parts), sum(p.failed for p in parts))
+    whole.results = [r for p in parts for r in p.results]
+    return whole, int(os.environ.get("RANK", "0")) == 0
+
+
+def _report(ctx: Context, verb: str, files: FileArgs, summary, report, many: bool) -> None:
     if report is not None:
         report(summary)
-    if as_json:
+    if files.as_json:
         click.echo(json.dumps({"summary": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed}, "results": summary.results}, indent=2))
-    if len(jobs) > 1 or summary.failed or summary.skipped:
+    if many or summary.failed or summary.skipped:
         if not ctx.quiet or summary.failed:
             stderr(summary.line(verb))
-    sys.exit(1 if summary.failed else 0)
 
 
 def restore_options(tile: int, tile_overlap: int | None, batch_size: int, half: bool, strength: float = 1.0):

@@ -19,7 +19,7 @@ from .common import Context, file_options, run_file_command
                    "noise and JPEG real photos carry (or none), as `train --degradation real` trains on; real-noise: "
                    "no blur, a camera's noise, mostly saved as JPEG after it.")
 @click.option("--seed", type=int, help="Seed: the same seed gives the same output bytes.")
-def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, sigma, kernel, noise, preset, seed):
+def degrade(files, sigma, kernel, noise, preset, seed):
     """Blur and add noise: exactly as the seed study did, or as real photos are degraded.
 
     The seed's degradation itself is not clipped; writing an 8-bit (or 16-bit) file clips it
@@ -35,7 +35,7 @@ def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
     from ..degrade import DegradeConfig, degrade_random, parse_sigma
     from ..degrade_real import PRESETS, degrade_real
 
-    ctx = Context(quiet, debug)
+    ctx = files.context()
     try:
         low, high = parse_sigma(sigma)
         config = DegradeConfig(low, high, kernel, noise)
@@ -57,4 +57,4 @@ def degrade(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
             outputs.append({"main": image.with_pixels(np.clip(degraded, 0, 1))})
         return outputs
 
-    run_file_command(ctx, "degraded", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, lambda: (process, "cpu"), 1)
+    run_file_command(ctx, "degraded", files, lambda: (process, "cpu"), 1)

@@ -149,7 +149,7 @@ Examples:
 @click.option("--kernel-size", type=click.IntRange(5, 151), help="Kernel side sought, px  [default: searched, 27 then 47 then 79 while the kernel fills its window].")
 @click.option("--gamma", type=click.FloatRange(1, 3), default=1.0, show_default=True,
               help="Fit in linear light, undoing this display gamma first (2.2 for camera JPEGs).")
-def kernel(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, raw, kernel_size, gamma):
+def kernel(files, raw, kernel_size, gamma):
     """Estimate the blur kernel of each photo (camera shake, motion, defocus).
 
     Writes the kernel as a grayscale image (brightest entry white) and prints its size, its
@@ -157,7 +157,7 @@ def kernel(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, 
     """
     from ..kernel_estimate import EstimationOptions
 
-    ctx = Context(quiet, debug)
+    ctx = files.context()
     options = EstimationOptions(gamma=gamma, kernel_size=kernel_size | 1 if kernel_size else None)
 
     def process(images):
@@ -173,11 +173,11 @@ def kernel(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, 
         return outputs
 
     def report(summary):
-        if quiet:
+        if files.quiet:
             return
         for result in summary.results:
             if result.get("status") == "done" and "kernel_size" in result:
                 h, w = result["kernel_size"]
                 stderr(f"{result['input']}: kernel {h}x{w} px, radius {result['kernel_radius']:.1f} px, confidence {result['confidence']:.2f}")
 
-    run_file_command(ctx, "estimated", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, lambda: (process, "cpu"), 1, report=report)
+    run_file_command(ctx, "estimated", files, lambda: (process, "cpu"), 1, report=report)

@@ -34,12 +34,12 @@ Examples:
               help="Share of the correction to apply: 1 the full restoration, 0 the input as it was; "
                    "lower is gentler (the default model overshoots a little on real camera noise).")
 @kernel_options
-def restore(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, model_name, weights, hub_repo, device, batch_size, tile, tile_overlap, half, save_edges, compare, strength,
+def restore(files, model_name, weights, hub_repo, device, batch_size, tile, tile_overlap, half, save_edges, compare, strength,
             kernel_file, motion, gaussian, defocus, noise, estimate_kernel):
     """Restore blurred, noisy photos (files, folders, or - for stdin)."""
     from ..names import DEFAULT_MODEL
 
-    ctx = Context(quiet, debug)
+    ctx = files.context()
     options = restore_options(tile, tile_overlap, batch_size, half, strength)
     kernel, kernel_source = given_kernel(ctx, kernel_file, motion, gaussian, defocus)
 
@@ -58,7 +58,7 @@ def restore(inputs, output, recursive, suffix, ext, quality, overwrite, as_json,
         extras["edges"] = (save_edges, "_edges")
     if compare:
         extras["compare"] = (None, "_compare")
-    run_file_command(ctx, "restored", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, make_process, batch_size, extras)
+    run_file_command(ctx, "restored", files, make_process, batch_size, extras)
 
 
 def restore_batch(model, options, save_edges: bool, compare: bool, images):
@@ -106,7 +106,7 @@ def _compare_image(degraded, edges, restored):
 @main.command()
 @file_options("_edges", "png")
 @model_options
-def edges(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, quiet, debug, model_name, weights, hub_repo, device, batch_size, tile, tile_overlap, half):
+def edges(files, model_name, weights, hub_repo, device, batch_size, tile, tile_overlap, half):
     """Write the edge map the model's edge branch predicts for each image.
 
     \b
@@ -116,7 +116,7 @@ def edges(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, q
     """
     from ..restore import restore_arrays
 
-    ctx = Context(quiet, debug)
+    ctx = files.context()
     options = restore_options(tile, tile_overlap, batch_size, half)
 
     def make_process():
@@ -130,4 +130,4 @@ def edges(inputs, output, recursive, suffix, ext, quality, overwrite, as_json, q
 
         return process, device_type(model)
 
-    run_file_command(ctx, "written", inputs, output, recursive, suffix, ext, quality, overwrite, as_json, make_process, batch_size)
+    run_file_command(ctx, "written", files, make_process, batch_size)
