@@ -126,3 +126,44 @@ def test_dry_run_lists_the_share_and_writes_nothing(runner, tiny_model_dir, fold
     alone = runner.invoke(main, ["restore", str(folder), "-r", "-o", str(out), "--dry-run", "--json"])
     everything = {Path(row["input"]).name for row in json.loads(alone.stdout)["plan"]}
     assert len(everything) == 12 and 0 < len(listed) < 12 and listed <= everything
+
+
+RECIPES = Path(__file__).resolve().parent.parent / "examples" / "cluster"
+
+
+def _recipe_env(**extra) -> dict:
+    # The console script `edgedeblur` beside this interpreter, as an installed image would have it.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return dict(os.environ, PATH=path, OMP_NUM_THREADS="1", **extra)
+
+
+def test_the_slurm_recipe_restores_every_file_once(tiny_model_dir, folder, tmp_path):
+    """Each array task's command line, run here as Slurm would run it, with the recipe's variables."""
+    (folder / "broken.png").unlink()
+    done = []
+    for task in (1, 2, 3):
+        env = _recipe_env(SLURM_ARRAY_TASK_ID=str(task), SLURM_ARRAY_TASK_COUNT="3")
+        result = subprocess.run(["bash", str(RECIPES / "slurm-restore.sh"), str(folder), str(tmp_path / "out"), "--weights", str(tiny_model_dir), "--json"],
+                                capture_output=True, text=True, timeout=300, env=env)
+        assert result.returncode == 0, result.stderr
+        done.append(json.loads(result.stdout)["summary"]["done"])
+    assert sum(done) == 11 and len(_outputs(tmp_path / "out")) == 11
+
+
+def test_the_kubernetes_recipe_restores_every_file_once(folder, tmp_path):
+    """The Indexed Job's container command, run here once per completion index."""
+    import yaml
+
+    job = yaml.safe_load((RECIPES / "k8s-restore-job.yaml").read_text())
+    spec = job["spec"]
+    assert job["kind"] == "Job" and spec["completionMode"] == "Indexed"
+    container = spec["template"]["spec"]["containers"][0]
+    script = container["args"][0]
+    assert f"/{spec['completions']}\"" in script  # the shares it asks for are the pods it starts
+    script = script.replace("/data/photos", str(folder)).replace("/data/restored", str(tmp_path / "out"))
+    (folder / "broken.png").unlink()
+    for index in range(spec["completions"]):
+        result = subprocess.run([*container["command"], script], capture_output=True, text=True, timeout=300,
+                                env=_recipe_env(JOB_COMPLETION_INDEX=str(index)))
+        assert result.returncode == 0, result.stderr
+    assert len(_outputs(tmp_path / "out")) == 11
