@@ -10,6 +10,8 @@ a folder of 1,000 32x32 PNGs with each model through `edgedeblur restore DIR -o 
 Usage (from the repository root, after `pip install .`):
     python benchmarks/speed.py [--runs 5] [--skip-12mp] [--runs-12mp 2] [--device cpu] [--cli-only]
     python benchmarks/speed.py --device cuda   # adds the GPU section: 1080p/4K MP/s, end to end, training img/s
+    python benchmarks/speed.py --scale [--baseline-src /tmp/baseline/src] [--runs-12mp 2]
+        # 12/48/100 MP photos (time, peak RSS), beside another checkout; torchrun against one process
 """
 
 from __future__ import annotations
@@ -112,6 +114,78 @@ def twelve_megapixels(model: str, device: str, glibc_defaults: bool = False, pho
         wall = time.perf_counter() - started
     peaks = [int(line.split()[1]) for line in result.stderr.splitlines() if line.startswith("PEAK_KIB ")]
     return wall, (peaks[0] / 2**20 if peaks else float("nan"))
+
+
+def restore_in_child(target: Path, output: Path, model: str, device: str, src: str | None = None, extra: tuple[str, ...] = ()) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GiB) of `edgedeblur restore TARGET -o OUTPUT` in a new process;
+    ``src``: run the package found there instead (another checkout's ``src/``, side by side)."""
+    env = dict(os.environ)
+    for name in MALLOC_ENV_SETTINGS:
+        env.pop(name, None)
+    if src is not None:
+        env["PYTHONPATH"] = src
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", _CHILD, "restore", str(target), "-o", str(output), "--model", model, "--device", device, "-q", "--overwrite", *extra],
+        check=True, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    wall = time.perf_counter() - started
+    peaks = [int(line.split()[1]) for line in result.stderr.splitlines() if line.startswith("PEAK_KIB ")]
+    return wall, (peaks[0] / 2**20 if peaks else float("nan"))
+
+
+BIG_PHOTOS = {"12 MP": (4000, 3000), "48 MP": (8000, 6000), "100 MP": (12000, 8400)}
+
+
+def big_photos_report(model: str, device: str, runs: int, baseline_src: str | None) -> None:
+    """Time and peak RSS of `edgedeblur restore` on 12, 48 and 100 MP JPEGs (JPEG out), this
+    checkout and, with ``baseline_src``, another one, alternating in the same run."""
+    versions = {"this checkout": None} | ({"baseline": baseline_src} if baseline_src else {})
+    print(f"big photos: `edgedeblur restore photo.jpg -o out.jpg --model {model}`, {runs} alternating run(s) each, a new process per run:")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, (width, height) in BIG_PHOTOS.items():
+            photo = Path(tmp) / f"{width}x{height}.jpg"
+            photo_like(width, height, 0).save(photo, quality=95)
+            measured: dict[str, list[tuple[float, float]]] = {name: [] for name in versions}
+            outputs = {}
+            for _ in range(runs):
+                for name, src in versions.items():
+                    outputs[name] = Path(tmp) / f"out-{name.replace(' ', '-')}.jpg"
+                    measured[name].append(restore_in_child(photo, outputs[name], model, device, src))
+            for name, values in measured.items():
+                walls = sorted(wall for wall, _ in values)
+                print(f"  {label:>6} ({width}x{height}) {name:<14} {walls[0]:6.1f} s min, {statistics.median(walls):6.1f} s median; "
+                      f"peak RSS {max(peak for _, peak in values):.2f} GiB")
+            if len(outputs) == 2:
+                a, b = (np.asarray(Image.open(path), dtype=np.int16) for path in outputs.values())
+                print(f"  {'':>6} outputs differ by at most {np.abs(a - b).max()} (8-bit levels)")
+            photo.unlink()
+
+
+def torchrun_report(model: str, runs: int, photos: int = 12) -> None:
+    """A folder of 2 MP photos: one process with every core against two CPU processes under
+    torchrun (gloo, a thread each), alternating; the outputs are compared byte for byte."""
+    print(f"\na folder of {photos} 2 MP (1632x1224) JPEGs, `edgedeblur restore DIR -o OUT --model {model}`, {runs} alternating run(s):")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        for seed in range(photos):
+            photo_like(1632, 1224, seed).save(folder / f"p{seed:02d}.jpg", quality=95)
+        command = ["restore", str(folder), "--model", model, "--device", "cpu", "-q", "--overwrite"]
+        variants = {
+            f"1 process, {torch.get_num_threads()} threads": [sys.executable, "-m", "edgedeblur_cli", *command, "-o", f"{tmp}/one"],
+            "2 processes under torchrun": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                                           "-m", "edgedeblur_cli", *command, "-o", f"{tmp}/two"],
+        }
+        walls: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(runs):
+            for name, line in variants.items():
+                walls[name].append(_wall(line))
+        for name, values in walls.items():
+            values.sort()
+            print(f"  {name:<28} {values[0]:6.1f} s min, {statistics.median(values):6.1f} s median ({photos / values[0]:.2f} photos/s best)")
+        same = all((Path(tmp) / "one" / p.name).read_bytes() == p.read_bytes() for p in (Path(tmp) / "two").iterdir())
+        print(f"  torchrun wrote {len(list((Path(tmp) / 'two').iterdir()))} files, byte for byte those of one process: {same}")
 
 
 def real_photo_tiling_error(model: torch.nn.Module, count: int = 4) -> float | None:
@@ -350,7 +424,13 @@ def main() -> None:
     parser.add_argument("--runs-12mp", type=int, default=2, help="runs of the 12 MP photo with each allocator setting")
     parser.add_argument("--cli-only", action="store_true", help="only the command-line section (start-up, a folder of thumbnails)")
     parser.add_argument("--compare-12mp", metavar="MODEL", action="append", help="only the 12 MP photo, these models side by side (repeatable)")
+    parser.add_argument("--scale", action="store_true", help="only the scaling section: 12/48/100 MP photos (time, peak RSS) and torchrun")
+    parser.add_argument("--baseline-src", help="with --scale: another checkout's src/ to run side by side (e.g. a git worktree of the last release)")
     args = parser.parse_args()
+    if args.scale:
+        big_photos_report(DEFAULT_MODEL, args.device, args.runs_12mp, args.baseline_src)
+        torchrun_report(DEFAULT_MODEL, args.runs_12mp)
+        return
     if args.compare_12mp:
         compare_twelve_megapixels(args.compare_12mp, args.device, args.runs_12mp)
         return
