@@ -21,11 +21,11 @@ import argparse
 import numpy as np
 import torch
 
-from edgedeblur_cli.data import list_images, load_photos
-from edgedeblur_cli.degrade_real import training_pair
+from edgedeblur_cli.training.data import list_images, load_photos
+from edgedeblur_cli.degradations.realistic import training_pair
 from edgedeblur_cli.metrics import psnr_from_mse
 from edgedeblur_cli.models import AgreementPair, create_model, model_config_dict
-from edgedeblur_cli.restore import restore_image
+from edgedeblur_cli.restoring.restore import restore_image
 from realworld import DEFAULT_DATA, REAL_NOISE, load_benchmarked_model  # the data beside this script's benchmark of real-world inputs
 
 THRESHOLDS = (30, 32, 34, 36, 38, 40, 42, 44, 46)

@@ -31,11 +31,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from edgedeblur_cli.data import list_images, load_photos
-from edgedeblur_cli.degrade_real import blur, disk_kernel, gaussian_kernel, linear_motion_kernel
-from edgedeblur_cli.kernel_estimate import estimate_kernel
-from edgedeblur_cli.kernel_path import MIN_BLIND_SIDE, PRIOR_MODEL, BlindRule, deconvolve_pixels, route_photo
-from edgedeblur_cli.restore import load_model, restore_image
+from edgedeblur_cli.training.data import list_images, load_photos
+from edgedeblur_cli.degradations.realistic import blur, disk_kernel, gaussian_kernel, linear_motion_kernel
+from edgedeblur_cli.deconvolution.estimate import estimate_kernel
+from edgedeblur_cli.deconvolution.route import MIN_BLIND_SIDE, PRIOR_MODEL, BlindRule, deconvolve_pixels, route_photo
+from edgedeblur_cli.restoring.restore import load_model, restore_image
 
 from realworld import DEFAULT_DATA, SHARED, Case, blur_plus_noise, cell, classical, real_noise_cases, score, seed_degradation, shake_kernel_of_extent, synthetic, to_u8
 

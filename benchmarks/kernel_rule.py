@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgedeblur_cli.data import list_images, load_photos
-from edgedeblur_cli.degrade_real import disk_kernel, gaussian_kernel, linear_motion_kernel
-from edgedeblur_cli.kernel_estimate import estimate_kernel
-from edgedeblur_cli.kernel_path import PRIOR_MODEL, deconvolve_pixels, reblur_residual
-from edgedeblur_cli.restore import load_model, restore_image
+from edgedeblur_cli.training.data import list_images, load_photos
+from edgedeblur_cli.degradations.realistic import disk_kernel, gaussian_kernel, linear_motion_kernel
+from edgedeblur_cli.deconvolution.estimate import estimate_kernel
+from edgedeblur_cli.deconvolution.route import PRIOR_MODEL, deconvolve_pixels, reblur_residual
+from edgedeblur_cli.restoring.restore import load_model, restore_image
 
 from realworld import SHARED, blur_plus_noise, seed_degradation, shake_kernel_of_extent, synthetic, to_u8
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edgedeblur_cli.kernels import motion_kernel
+from edgedeblur_cli.deconvolution.kernels import motion_kernel
 
 from realworld import DEFAULT_DATA
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from edgedeblur_cli.data import fixed_pairs, list_images, load_photos
-from edgedeblur_cli.evaluate import format_table, score_input, score_model, score_wiener
-from edgedeblur_cli.restore import RestoreOptions, load_model
+from edgedeblur_cli.training.data import fixed_pairs, list_images, load_photos
+from edgedeblur_cli.training.evaluate import format_table, score_input, score_model, score_wiener
+from edgedeblur_cli.restoring.restore import RestoreOptions, load_model
 from edgedeblur_cli.weights import load_manifest
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "BSDS500-train-test" / "test"

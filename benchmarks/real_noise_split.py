@@ -24,11 +24,11 @@ import argparse
 import numpy as np
 import torch
 
-from edgedeblur_cli.data import list_images, load_photos
-from edgedeblur_cli.degrade_real import camera_noise, correlated_noise, jpeg, quantise
+from edgedeblur_cli.training.data import list_images, load_photos
+from edgedeblur_cli.degradations.realistic import camera_noise, correlated_noise, jpeg, quantise
 from edgedeblur_cli.metrics import psnr_from_mse
 from edgedeblur_cli.models import DEFAULT_MODEL
-from edgedeblur_cli.restore import restore_image
+from edgedeblur_cli.restoring.restore import restore_image
 from realworld import DEFAULT_DATA, REAL_NOISE, load_benchmarked_model, to_u8  # the data beside this script's benchmark of real-world inputs
 
 NOISE_STD = 0.017  # about the std of PolyU's real noise (35.5 dB)

@@ -27,11 +27,11 @@ import cv2
 import numpy as np
 import torch
 
-from edgedeblur_cli.data import list_images, load_photos
-from edgedeblur_cli.degrade_real import blur, disk_kernel, gaussian_kernel, jpeg, linear_motion_kernel, quantise
+from edgedeblur_cli.training.data import list_images, load_photos
+from edgedeblur_cli.degradations.realistic import blur, disk_kernel, gaussian_kernel, jpeg, linear_motion_kernel, quantise
 from edgedeblur_cli.metrics import MetricTotals, NSR_GRID, gaussian_kernel2d, wiener_deconvolve_kernels
 from edgedeblur_cli.models import DEFAULT_MODEL
-from edgedeblur_cli.restore import RestoreOptions, load_model, restore_image
+from edgedeblur_cli.restoring.restore import RestoreOptions, load_model, restore_image
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEFAULT_DATA = SHARED / "BSDS500-train-test" / "test"

@@ -30,9 +30,9 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from edgedeblur_cli.allocator import MALLOC_ENV_SETTINGS, keep_freed_memory
+from edgedeblur_cli.restoring.allocator import MALLOC_ENV_SETTINGS, keep_freed_memory
 from edgedeblur_cli.names import DEFAULT_MODEL
-from edgedeblur_cli.restore import RestoreOptions, load_model, restore_tensor
+from edgedeblur_cli.restoring.restore import RestoreOptions, load_model, restore_tensor
 from edgedeblur_cli.weights import load_manifest
 from quality import DEFAULT_DATA  # the held-out BSDS500 test photos, beside this script's benchmark of quality
 
@@ -191,8 +191,8 @@ def torchrun_report(model: str, runs: int, photos: int = 12) -> None:
 def real_photo_tiling_error(model: torch.nn.Module, count: int = 4) -> float | None:
     """Worst tiling error over ``count`` degraded BSDS500 test photos, each mirrored 2x2 into
     642x962 so the default 512-pixel tiles meet in a cross; None without the data."""
-    from edgedeblur_cli.data import list_images, load_photos
-    from edgedeblur_cli.degrade import degrade_random
+    from edgedeblur_cli.training.data import list_images, load_photos
+    from edgedeblur_cli.degradations.seed import degrade_random
 
     if not DEFAULT_DATA.is_dir():
         return None
@@ -227,7 +227,7 @@ def gpu_restore_options() -> dict[str, RestoreOptions]:
 
 def end_to_end(model, options: RestoreOptions, folder: Path, out: Path, io_threads: int) -> float:
     """Seconds for `edgedeblur restore folder -o out` in this process: decode, restore, encode."""
-    from edgedeblur_cli.batch import OutputPlan, collect_inputs, plan_jobs, run_jobs
+    from edgedeblur_cli.files.batch import OutputPlan, collect_inputs, plan_jobs, run_jobs
     from edgedeblur_cli.cli.restoring import restore_batch
 
     jobs = plan_jobs(collect_inputs((str(folder),), False, print), OutputPlan(str(out), "", None, False))
@@ -248,10 +248,10 @@ def end_to_end(model, options: RestoreOptions, folder: Path, out: Path, io_threa
 
 def training_images_per_second(name: str, device: torch.device, batch: int, steps: int) -> float:
     """Optimizer steps on degraded 32x32 crops, as `edgedeblur train` runs them (bf16 autocast, clipping)."""
-    from edgedeblur_cli.degrade import DegradeConfig, degrade_batch
+    from edgedeblur_cli.degradations.seed import DegradeConfig, degrade_batch
     from edgedeblur_cli.models import create_model
-    from edgedeblur_cli.stages import StageLoss, set_trainable
-    from edgedeblur_cli.train import _autocast
+    from edgedeblur_cli.training.stages import StageLoss, set_trainable
+    from edgedeblur_cli.training.train import _autocast
 
     torch.manual_seed(0)
     model = create_model(name).to(device)

@@ -8,7 +8,7 @@ import torch
 
 from edgedeblur_cli.models import create_model
 from edgedeblur_cli.models.agreement_pair import probe_starts
-from edgedeblur_cli.restore import RestoreOptions, restore_tensor
+from edgedeblur_cli.restoring.restore import RestoreOptions, restore_tensor
 
 from conftest import TINY_CONFIG, make_tiny_model, synthetic_photo
 

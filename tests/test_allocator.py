@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from edgedeblur_cli.allocator import MALLOC_ENV_SETTINGS
+from edgedeblur_cli.restoring.allocator import MALLOC_ENV_SETTINGS
 
-CHECK = "from edgedeblur_cli.allocator import keep_freed_memory; print(keep_freed_memory())"
+CHECK = "from edgedeblur_cli.restoring.allocator import keep_freed_memory; print(keep_freed_memory())"
 
 
 def _run(extra_env: dict[str, str]) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from edgedeblur_cli.checkpoint import (
+from edgedeblur_cli.training.checkpoint import (
     CHECKPOINT_FILE,
     TrainState,
     checkpoint_state,

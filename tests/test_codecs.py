@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
-from edgedeblur_cli import io as image_io
-from edgedeblur_cli import png_codec
-from edgedeblur_cli.io import ImageData, ImageReadError, encode_image, read_image
+from edgedeblur_cli.files import io as image_io
+from edgedeblur_cli.files import png_codec
+from edgedeblur_cli.files.io import ImageData, ImageReadError, encode_image, read_image
 
 from conftest import synthetic_photo
 

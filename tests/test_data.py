@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgedeblur_cli.data import (
+from edgedeblur_cli.training.data import (
     DatasetError,
     DatasetSpec,
     crop_photo,

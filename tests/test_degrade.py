@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from edgedeblur_cli.cli import main
-from edgedeblur_cli.degrade import DegradeConfig, degrade_batch, degrade_image, degrade_random, parse_sigma
+from edgedeblur_cli.degradations.seed import DegradeConfig, degrade_batch, degrade_image, degrade_random, parse_sigma
 from edgedeblur_cli.edges import canny_target
 
 from conftest import file_hash, synthetic_photo

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from edgedeblur_cli.cli import main
-from edgedeblur_cli.data import TrainingSamples, fixed_pairs
-from edgedeblur_cli.degrade import DegradeConfig
-from edgedeblur_cli.degrade_real import (
+from edgedeblur_cli.training.data import TrainingSamples, fixed_pairs
+from edgedeblur_cli.degradations.seed import DegradeConfig
+from edgedeblur_cli.degradations.realistic import (
     MAX_KERNEL,
     NOISE_ONLY,
     PRESETS,
@@ -175,7 +175,7 @@ def test_camera_grain_is_coarse_and_mostly_luminance():
     """Real camera noise keeps about half its std after a sigma-2 blur and is mostly luminance (PolyU: 0.47, 0.88)."""
     import cv2
 
-    from edgedeblur_cli.degrade_real import correlated_noise
+    from edgedeblur_cli.degradations.realistic import correlated_noise
 
     def left_after_blur(noise, sigma):
         return cv2.GaussianBlur(noise, (0, 0), sigma).std() / noise.std()
@@ -202,7 +202,7 @@ def _band_shares(channel: np.ndarray) -> np.ndarray:
 
 def test_camera_noise_is_fine_in_luminance_and_blotchy_in_colour():
     """As a camera's JPEG leaves it (PolyU: luminance 63% finer than sigma 1, colour 15%, colour 19% of the energy)."""
-    from edgedeblur_cli.degrade_real import camera_noise, correlated_noise
+    from edgedeblur_cli.degradations.realistic import camera_noise, correlated_noise
 
     rng = np.random.default_rng(0)
     luma_fine, colour_fine, colour_share, one_grain_fine = [], [], [], []
@@ -234,7 +234,7 @@ def test_the_noise_only_preset_draws_its_grain_as_a_cameras_jpeg_leaves_it():
 
 def test_some_targets_carry_a_cameras_softness():
     """A quarter of training targets are the photo a little softened; the rest are the photo itself."""
-    from edgedeblur_cli.degrade_real import training_pair
+    from edgedeblur_cli.degradations.realistic import training_pair
 
     image = np.round(synthetic_photo(48, 48).astype(np.float32)) / 255
     soft = 0

@@ -13,8 +13,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from edgedeblur_cli.data import DatasetSpec
-from edgedeblur_cli.train import CHECKPOINT_FILE, Trainer, TrainConfig
+from edgedeblur_cli.training.data import DatasetSpec
+from edgedeblur_cli.training.train import CHECKPOINT_FILE, Trainer, TrainConfig
 
 
 def _free_port() -> int:

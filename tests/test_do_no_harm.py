@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from edgedeblur_cli.names import DEFAULT_MODEL
-from edgedeblur_cli.restore import load_model, restore_image
+from edgedeblur_cli.restoring.restore import load_model, restore_image
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEST_PHOTOS = DATA / "BSDS500-train-test" / "test"

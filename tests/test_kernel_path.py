@@ -16,11 +16,11 @@ import torch
 from PIL import Image
 
 from edgedeblur_cli.cli import main
-from edgedeblur_cli.deconvolve import DeconvolutionOptions, blur, deconvolve, wiener
-from edgedeblur_cli.kernel_estimate import estimate_kernel, kernel_agreement
-from edgedeblur_cli.kernel_path import PRIOR_MODEL, BlindRule, deconvolve_pixels, route_photo, takes_kernel_path
-from edgedeblur_cli.kernels import KernelError, centered, defocus_kernel, gaussian_kernel, kernel_radius, motion_kernel, normalized, read_kernel
-from edgedeblur_cli.restore import load_model
+from edgedeblur_cli.deconvolution.deconvolve import DeconvolutionOptions, blur, deconvolve, wiener
+from edgedeblur_cli.deconvolution.estimate import estimate_kernel, kernel_agreement
+from edgedeblur_cli.deconvolution.route import PRIOR_MODEL, BlindRule, deconvolve_pixels, route_photo, takes_kernel_path
+from edgedeblur_cli.deconvolution.kernels import KernelError, centered, defocus_kernel, gaussian_kernel, kernel_radius, motion_kernel, normalized, read_kernel
+from edgedeblur_cli.restoring.restore import load_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEST_PHOTOS = DATA / "BSDS500-train-test" / "test"
@@ -163,7 +163,7 @@ def test_a_sharp_photo_gets_a_near_delta_kernel_and_the_networks_route(prior):
 
 
 def test_the_rule_needs_extent_and_its_confidence():
-    from edgedeblur_cli.kernel_estimate import KernelEstimate
+    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
 
     line = motion_kernel(13, 0)
     wide = KernelEstimate(line, confidence=0.9, radius=kernel_radius(line), region=(0, 0, 1, 1))
@@ -175,8 +175,8 @@ def test_the_rule_needs_extent_and_its_confidence():
 
 @needs_photos
 def test_the_reblur_residual_tells_a_wrong_kernel(prior):
-    from edgedeblur_cli.kernel_estimate import KernelEstimate
-    from edgedeblur_cli.kernel_path import reblur_residual
+    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
+    from edgedeblur_cli.deconvolution.route import reblur_residual
 
     kernel = motion_kernel(17, 30)
     blurred = _blurred(_photo(6, 160), kernel)
@@ -189,7 +189,7 @@ def test_the_reblur_residual_tells_a_wrong_kernel(prior):
 
 @needs_photos
 def test_a_wrong_kernel_sends_the_photo_to_the_networks(prior):
-    from edgedeblur_cli.kernel_estimate import KernelEstimate
+    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
 
     kernel = motion_kernel(17, 30)
     blurred = _blurred(_photo(6, 160), kernel)

@@ -227,7 +227,7 @@ def test_a_genuinely_large_image(runner, tiny_model_dir, tmp_path):
     restored = np.asarray(Image.open(tmp_path / "photo_restored.png"))
     assert restored.shape == photo.shape
     # Tiles must join without seams: a window around a tile border matches the same window restored whole.
-    from edgedeblur_cli.restore import load_model, restore_image
+    from edgedeblur_cli.restoring.restore import load_model, restore_image
 
     window = photo[900:1100, 900:1100]  # 1024-pixel tiles overlap around x, y ~ 1000
     alone = restore_image(window, load_model("edgedeblur-s", weights=str(tiny_model_dir), device="cpu"))
@@ -238,7 +238,7 @@ def test_a_genuinely_large_image(runner, tiny_model_dir, tmp_path):
 
 @pytest.mark.parametrize("io_threads, decode_ahead", [(0, True), (4, True), (4, False)])
 def test_overlapped_decode_and_encode_keep_order_results_and_failures(bad_batch, tmp_path, io_threads, decode_ahead):
-    from edgedeblur_cli.batch import OutputPlan, collect_inputs, plan_jobs, run_jobs
+    from edgedeblur_cli.files.batch import OutputPlan, collect_inputs, plan_jobs, run_jobs
 
     folder, good, bad = bad_batch
     out = tmp_path / f"out{io_threads}{decode_ahead}"
@@ -273,7 +273,7 @@ def test_on_the_cpu_files_are_decoded_and_encoded_between_network_calls(monkeypa
     for a GPU they run in threads of their own. Each call is watched from inside: in which thread, and whether the network ran."""
     import threading
 
-    from edgedeblur_cli import batch
+    from edgedeblur_cli.files import batch
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -311,7 +311,7 @@ def test_on_the_cpu_files_are_decoded_and_encoded_between_network_calls(monkeypa
 def test_the_cli_on_the_cpu_decodes_and_encodes_in_its_own_thread(monkeypatch, runner, tiny_model_dir, photo_dir, tmp_path):
     import threading
 
-    from edgedeblur_cli import batch
+    from edgedeblur_cli.files import batch
     from edgedeblur_cli.cli import main
 
     threads = []
@@ -324,7 +324,7 @@ def test_the_cli_on_the_cpu_decodes_and_encodes_in_its_own_thread(monkeypatch, r
 
 
 def test_real_paths_equal_realpath_with_symlinks(tmp_path):
-    from edgedeblur_cli.batch import real_paths
+    from edgedeblur_cli.files.batch import real_paths
 
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "a.png").write_bytes(b"x")
@@ -336,7 +336,7 @@ def test_real_paths_equal_realpath_with_symlinks(tmp_path):
 
 
 def test_settle_outputs_refuses_clashes_and_input_overwrites_and_skips_existing_outputs(tmp_path):
-    from edgedeblur_cli.batch import Job, settle_outputs
+    from edgedeblur_cli.files.batch import Job, settle_outputs
 
     for name in ("a.png", "b.gif", "b.webp", "done.png", "done_restored.png"):
         (tmp_path / name).write_bytes(b"x")

@@ -17,11 +17,11 @@ import torch
 from PIL import Image, PngImagePlugin
 
 from edgedeblur_cli.cli import main
-from edgedeblur_cli.atomic import WriteError, write_atomic
-from edgedeblur_cli.io import read_image
+from edgedeblur_cli.files.atomic import WriteError, write_atomic
+from edgedeblur_cli.files.io import read_image
 from edgedeblur_cli.models import create_model
-from edgedeblur_cli.restore import RestoreOptions, load_model, restore_arrays, restore_image, restore_tensor
-from edgedeblur_cli.tiling import tile_grid
+from edgedeblur_cli.restoring.restore import RestoreOptions, load_model, restore_arrays, restore_image, restore_tensor
+from edgedeblur_cli.restoring.tiling import tile_grid
 
 from conftest import file_hash, make_tiny_model, synthetic_photo
 
@@ -143,8 +143,8 @@ def test_a_real_process_reports_a_mixed_batch(tiny_model_dir, photo_dir, tmp_pat
 
 
 def test_png_headers_tell_8_from_16_bits(tmp_path, monkeypatch):
-    from edgedeblur_cli import io as image_io
-    from edgedeblur_cli import png_codec
+    from edgedeblur_cli.files import io as image_io
+    from edgedeblur_cli.files import png_codec
 
     Image.fromarray(synthetic_photo(8, 8)).save(tmp_path / "eight.png")
     texted = PngImagePlugin.PngInfo()
@@ -330,7 +330,7 @@ def test_tile_grid_covers_evenly_on_the_model_grid(length, tile, overlap):
 
 
 def test_device_defaults_fill_only_what_was_left_open():
-    from edgedeblur_cli.restore import for_device
+    from edgedeblur_cli.restoring.restore import for_device
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")  # no GPU needed: only the type is read
     assert (for_device(RestoreOptions(), cpu).tile, for_device(RestoreOptions(), cpu).batch_pixels) == (512, 512 * 512)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from edgedeblur_cli.cli import main
-from edgedeblur_cli.sharding import Shard, parse_shard, share_of, shard_from_environment
+from edgedeblur_cli.files.sharding import Shard, parse_shard, share_of, shard_from_environment
 
 from conftest import synthetic_photo
 

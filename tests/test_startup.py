@@ -13,8 +13,8 @@ from edgedeblur_cli.models import list_models
 from edgedeblur_cli.weights import load_manifest, shipped_weights_dir
 
 HEAVY = ("torch", "numpy", "PIL", "cv2")
-TRAINING = ("edgedeblur_cli.train", "edgedeblur_cli.data", "edgedeblur_cli.evaluate", "edgedeblur_cli.degrade",
-            "edgedeblur_cli.degrade_real", "kornia", "torchmetrics", "matplotlib", "deepinv")
+TRAINING = ("edgedeblur_cli.training.train", "edgedeblur_cli.training.data", "edgedeblur_cli.training.evaluate", "edgedeblur_cli.degradations.seed",
+            "edgedeblur_cli.degradations.realistic", "kornia", "torchmetrics", "matplotlib", "deepinv")
 
 
 def _modules_after(code: str) -> set[str]:

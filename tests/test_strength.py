@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from edgedeblur_cli.cli import main
-from edgedeblur_cli.restore import RestoreOptions, restore_tensor
+from edgedeblur_cli.restoring.restore import RestoreOptions, restore_tensor
 
 from conftest import make_tiny_model, synthetic_photo
 

@@ -6,10 +6,10 @@ import torch
 from safetensors.torch import load_file
 
 from edgedeblur_cli.cli import main
-from edgedeblur_cli.data import DatasetSpec
+from edgedeblur_cli.training.data import DatasetSpec
 from edgedeblur_cli.metrics import psnr_from_mse, wiener_deconvolve
-from edgedeblur_cli.degrade import degrade_batch
-from edgedeblur_cli.train import CHECKPOINT_FILE, TrainConfig, train
+from edgedeblur_cli.degradations.seed import degrade_batch
+from edgedeblur_cli.training.train import CHECKPOINT_FILE, TrainConfig, train
 from edgedeblur_cli.weights import load_model_dir
 
 from conftest import synthetic_photo
@@ -204,7 +204,7 @@ def test_init_from_a_grown_network_trains_and_resumes_at_its_size(train_folder, 
 def test_adversarial_edge_loss_updates_the_discriminator_and_trains_the_edge_branch():
     from edgedeblur_cli.edges import edge_network
     from edgedeblur_cli.models import create_model
-    from edgedeblur_cli.stages import adversarial_edge_loss
+    from edgedeblur_cli.training.stages import adversarial_edge_loss
 
     from conftest import make_tiny_model
 
@@ -224,7 +224,7 @@ def test_adversarial_edge_loss_updates_the_discriminator_and_trains_the_edge_bra
 
 
 def test_summed_stage_loss_is_the_per_sample_loss_summed():
-    from edgedeblur_cli.stages import restoration_loss, summed_stage_loss
+    from edgedeblur_cli.training.stages import restoration_loss, summed_stage_loss
 
     from conftest import make_tiny_model
 
@@ -240,7 +240,7 @@ def test_summed_stage_loss_is_the_per_sample_loss_summed():
 def test_an_epochs_logged_seconds_include_its_validation(train_folder, tmp_path, monkeypatch):
     import time as time_module
 
-    from edgedeblur_cli.train import Trainer
+    from edgedeblur_cli.training.train import Trainer
 
     validate = Trainer._validate
 

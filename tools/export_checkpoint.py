@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edgedeblur_cli.checkpoint import CHECKPOINT_FILE, checkpoint_state, load_checkpoint
+from edgedeblur_cli.training.checkpoint import CHECKPOINT_FILE, checkpoint_state, load_checkpoint
 from edgedeblur_cli.models import create_model
 from edgedeblur_cli.weights import CONFIG_FILE, save_model_dir
 

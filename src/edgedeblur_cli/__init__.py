@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # Lazy: `edgedeblur --help` should not pay for importing torch.
     if name in ("restore_image", "load_model", "RestoreOptions"):
-        from . import restore
+        from .restoring import restore
 
         return getattr(restore, name)
     raise AttributeError(name)

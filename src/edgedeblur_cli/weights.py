@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load as load_safetensors, save
 from torch import nn
 
-from .atomic import write_atomic
+from .files.atomic import write_atomic
 from .models import create_model, model_config_dict
 
 CONFIG_FILE = "config.json"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import click
 
 from ..names import DEFAULT_MODEL, PUBLISHED
-from ..sharding import Shard, parse_shard
+from ..files.sharding import Shard, parse_shard
 
 
 def stderr(message: str) -> None:
@@ -104,7 +104,7 @@ def file_options(default_suffix: str, default_ext: str | None):
 def _device_option(ctx, param, value):
     if os.environ.get("WORLD_SIZE", "1") in ("", "0", "1"):
         return value  # alone: no torch import while parsing
-    from ..distributed import rank_device
+    from ..restoring.ranks import rank_device
 
     return rank_device(value)
 
@@ -132,7 +132,7 @@ def run_file_command(ctx: Context, verb: str, files: FileArgs, make_process, bat
 
     ``report(summary)``, if given, runs before the summary line (per-file details on stderr).
     """
-    from ..batch import run_jobs, settle_outputs
+    from ..files.batch import run_jobs, settle_outputs
 
     jobs, shard = plan_command(files, extras)
     if files.dry_run:
@@ -163,8 +163,8 @@ def run_file_command(ctx: Context, verb: str, files: FileArgs, make_process, bat
 
 def plan_command(files: FileArgs, extras=None):
     """(jobs of this process's share, its ``Shard`` or None): usage errors raise ``click.UsageError``."""
-    from ..batch import OutputPlan, UsageProblem, collect_inputs, plan_jobs
-    from ..sharding import in_shard, shard_from_environment
+    from ..files.batch import OutputPlan, UsageProblem, collect_inputs, plan_jobs
+    from ..files.sharding import in_shard, shard_from_environment
 
     shard = files.shard
     ranked = shard_from_environment()
@@ -209,8 +209,8 @@ def _print_plan(settled, verb: str, shard, as_json: bool) -> None:
 def _whole_job(summary):
     """(the summary of all ranks, whether this process reports it): under torchrun, the ranks'
     summaries are gathered (gloo) and rank 0 reports; alone, this process reports its own."""
-    from ..batch import Summary
-    from ..distributed import gather_from_ranks
+    from ..files.batch import Summary
+    from ..restoring.ranks import gather_from_ranks
 
     parts = gather_from_ranks(summary)
     if parts is None:
@@ -231,7 +231,7 @@ def _report(ctx: Context, verb: str, files: FileArgs, summary, report, many: boo
 
 
 def restore_options(tile: int, tile_overlap: int | None, batch_size: int, half: bool, strength: float = 1.0):
-    from ..restore import RestoreOptions
+    from ..restoring.restore import RestoreOptions
 
     try:
         return RestoreOptions(
@@ -247,7 +247,7 @@ def device_type(model) -> str:
 
 
 def load_or_exit(ctx: Context, model_name, weights, hub_repo, device):
-    from ..restore import load_model
+    from ..restoring.restore import load_model
     from ..weights import WeightsError
 
     try:

@@ -32,8 +32,8 @@ def degrade(files, sigma, kernel, noise, preset, seed):
       edgedeblur degrade sharp/ -o test/ --preset real --seed 0
       edgedeblur degrade sharp/ -o noisy/ --preset real-noise --seed 0
     """
-    from ..degrade import DegradeConfig, degrade_random, parse_sigma
-    from ..degrade_real import PRESETS, degrade_real
+    from ..degradations.seed import DegradeConfig, degrade_random, parse_sigma
+    from ..degradations.realistic import PRESETS, degrade_real
 
     ctx = files.context()
     try:

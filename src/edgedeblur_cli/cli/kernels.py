@@ -39,7 +39,7 @@ def kernel_options(func):
 
 def given_kernel(ctx: Context, kernel_file, motion, gaussian, defocus):
     """(kernel, the option or file it came from) or (None, None); a bad one ends the command (exit 2) with one line."""
-    from ..kernels import KernelError, defocus_kernel, gaussian_kernel, motion_kernel, read_kernel
+    from ..deconvolution.kernels import KernelError, defocus_kernel, gaussian_kernel, motion_kernel, read_kernel
 
     chosen = [name for name, value in (("--kernel", kernel_file), ("--motion", motion), ("--gaussian", gaussian), ("--defocus", defocus)) if value is not None]
     if len(chosen) > 1:
@@ -63,7 +63,7 @@ def given_kernel(ctx: Context, kernel_file, motion, gaussian, defocus):
 
 
 def load_prior_or_exit(ctx: Context, device):
-    from ..kernel_path import PRIOR_MODEL
+    from ..deconvolution.route import PRIOR_MODEL
 
     from .common import load_or_exit
 
@@ -72,8 +72,8 @@ def load_prior_or_exit(ctx: Context, device):
 
 def deconvolve_batch(prior, kernel, source: str, noise, compare: bool, images):
     """Same-size ``ImageData`` -> per image {"main": deconvolved (and "compare")}: the kernel given by ``source``."""
-    from ..kernel_path import deconvolve_pixels
-    from ..kernels import KernelError
+    from ..deconvolution.route import deconvolve_pixels
+    from ..deconvolution.kernels import KernelError
 
     outputs = []
     for image in images:
@@ -91,7 +91,7 @@ def deconvolve_batch(prior, kernel, source: str, noise, compare: bool, images):
 def auto_batch(network_batch, prior, noise, compare: bool, images):
     """The default route: per photo, estimate the kernel; deconvolve the photos whose kernel the
     rule trusts, hand the others (together) to ``network_batch`` as before."""
-    from ..kernel_path import route_photo
+    from ..deconvolution.route import route_photo
 
     outputs: list = [None] * len(images)
     to_network = []
@@ -124,8 +124,8 @@ def kernel_compare(degraded, kernel, restored):
     """input | kernel (enlarged, on black, top-aligned) | restored: one ImageData."""
     import numpy as np
 
-    from ..io import ImageData
-    from ..kernels import kernel_image
+    from ..files.io import ImageData
+    from ..deconvolution.kernels import kernel_image
 
     h = degraded.shape[0]
     scale = max(1, min(8, (h // 3) // max(kernel.shape)))
@@ -155,15 +155,15 @@ def kernel(files, raw, kernel_size, gamma):
     Writes the kernel as a grayscale image (brightest entry white) and prints its size, its
     radius and a confidence in [0, 1] (the share of the blurred edges it explains) on stderr.
     """
-    from ..kernel_estimate import EstimationOptions
+    from ..deconvolution.estimate import EstimationOptions
 
     ctx = files.context()
     options = EstimationOptions(gamma=gamma, kernel_size=kernel_size | 1 if kernel_size else None)
 
     def process(images):
-        from ..io import ImageData
-        from ..kernel_estimate import estimate_kernel
-        from ..kernels import kernel_image
+        from ..files.io import ImageData
+        from ..deconvolution.estimate import estimate_kernel
+        from ..deconvolution.kernels import kernel_image
 
         outputs = []
         for image in images:

@@ -63,7 +63,7 @@ def restore(files, model_name, weights, hub_repo, device, batch_size, tile, tile
 
 def restore_batch(model, options, save_edges: bool, compare: bool, images):
     """Same-size ``ImageData`` -> per image {"main": restored, and "edges" / "compare" when asked} (``run_jobs``'s process)."""
-    from ..restore import restore_arrays
+    from ..restoring.restore import restore_arrays
 
     # Edge maps and comparisons cost whole-image buffers: only made when asked for.
     results = restore_arrays(model, [im.pixels for im in images], options, with_edges=save_edges or compare)
@@ -82,7 +82,7 @@ def _edge_image(edges):
     """An (H, W) edge map (float in [0, 1], or uint8 / uint16) -> a grayscale ``ImageData``."""
     import numpy as np
 
-    from ..io import ImageData
+    from ..files.io import ImageData
 
     return ImageData(np.repeat(edges[..., None], 3, axis=2), grayscale=True)
 
@@ -92,7 +92,7 @@ def _compare_image(degraded, edges, restored):
     float or uint8 / uint16 -> one ImageData."""
     import numpy as np
 
-    from ..io import ImageData, to_float
+    from ..files.io import ImageData, to_float
 
     edges, restored = to_float(edges), to_float(restored)
     gap = np.ones((degraded.shape[0], 4, 3), dtype=np.float32)
@@ -114,7 +114,7 @@ def edges(files, model_name, weights, hub_repo, device, batch_size, tile, tile_o
       edgedeblur edges photo.png            # writes photo_edges.png
       edgedeblur edges shots/ -o edges/
     """
-    from ..restore import restore_arrays
+    from ..restoring.restore import restore_arrays
 
     ctx = files.context()
     options = restore_options(tile, tile_overlap, batch_size, half)

@@ -26,7 +26,7 @@ def _dataset_options(func):
 
 
 def _dataset_spec(dataset, crop, downscale, data_root):
-    from ..data import DatasetSpec, parse_downscale
+    from ..training.data import DatasetSpec, parse_downscale
 
     try:
         return DatasetSpec(dataset, crop, parse_downscale(downscale), data_root)
@@ -71,9 +71,9 @@ def train(dataset, crop, downscale, data_root, model_name, stage, epochs, epoch_
       edgedeblur train --dataset my-photos/ --crop 64 --init edgedeblur-s --lr 1e-4 --out runs/mine
       edgedeblur train --dataset photos/train --crop 96 --degradation real --loss psnr --out runs/blind
     """
-    from ..data import DatasetError
-    from ..train import TrainConfig
-    from ..train import train as run_training
+    from ..training.data import DatasetError
+    from ..training.train import TrainConfig
+    from ..training.train import train as run_training
     from ..weights import WeightsError
 
     ctx = Context(False, debug)
@@ -113,9 +113,9 @@ def evaluate(dataset, crop, downscale, data_root, split, models, degradation, se
       edgedeblur evaluate --dataset photos/test --crop 32 --downscale 2:8 --model runs/m --limit 1000
       edgedeblur evaluate --dataset photos/test --model edgedeblur-s --model seed --json
     """
-    from ..data import DatasetError, fixed_pairs, load_images
-    from ..evaluate import evaluate_all, format_table
-    from ..restore import RestoreOptions
+    from ..training.data import DatasetError, fixed_pairs, load_images
+    from ..training.evaluate import evaluate_all, format_table
+    from ..restoring.restore import RestoreOptions
 
     ctx = Context(False, debug)
     spec = _dataset_spec(dataset, crop, downscale, data_root)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .edges import canny_targets, edge_network
+from ..edges import canny_targets, edge_network
 
 def set_trainable(model: nn.Module, stage: str) -> None:
     """Train only the edge branch in ``edges``; freeze it in ``deblur``; train everything in ``joint``."""

@@ -11,8 +11,8 @@ from torch import nn
 from tqdm import tqdm
 
 from .data import FixedPairs, batch_ranges, stack_pairs
-from .metrics import MetricTotals, best_wiener_nsr, wiener_deconvolve
-from .restore import RestoreOptions, restore_tensor
+from ..metrics import MetricTotals, best_wiener_nsr, wiener_deconvolve
+from ..restoring.restore import RestoreOptions, restore_tensor
 
 
 @dataclass(frozen=True)

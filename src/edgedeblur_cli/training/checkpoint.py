@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import write_atomic
+from ..files.atomic import write_atomic
 
 CHECKPOINT_FILE = "checkpoint.pt"
 

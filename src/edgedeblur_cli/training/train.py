@@ -35,13 +35,13 @@ from .checkpoint import (
     scheduled_lr,
 )
 from .data import DatasetSpec, batch_ranges, stack_pairs
-from .degrade import DegradeConfig
+from ..degradations.seed import DegradeConfig
 from .distributed import init_distributed
-from .models import create_model, model_config_dict
+from ..models import create_model, model_config_dict
 from .stages import StageLoss, adversarial_edge_loss, set_trainable, summed_stage_loss
-from .training_data import training_data
-from .training_log import psnr_note, val_psnr, write_log
-from .weights import load_folder_or_published, save_model_dir
+from .pairs import training_data
+from .log import psnr_note, val_psnr, write_log
+from ..weights import load_folder_or_published, save_model_dir
 
 STAGES = ("edges", "deblur", "all", "joint")
 DEFAULT_STAGE = {"seed": "all", "unet": "deblur", "edgedeblur-s-noedge": "deblur"}

@@ -7,7 +7,7 @@ import io as _io
 import math
 from pathlib import Path
 
-from .atomic import write_atomic
+from ..files.atomic import write_atomic
 
 
 def write_log(rows: list[dict], out: Path) -> None:

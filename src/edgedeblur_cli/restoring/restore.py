@@ -17,11 +17,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .device import pick_device
-from .names import DEFAULT_MODEL
-from .models.common import unit_float
+from ..device import pick_device
+from ..names import DEFAULT_MODEL
+from ..models.common import unit_float
 from .tiling import blend_window, round_up, tile_grid, tile_input
-from .weights import load_named_model
+from ..weights import load_named_model
 
 
 # On the CPU, 512-pixel tiles keep a 12 MP photo's peak RSS at 1.24 GiB (768: 1.44 GiB, 1024:

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .degrade import DegradeConfig, degrade_batch, degrade_random
-from .degrade_real import MARGIN, PRESETS, training_pair
-from .io import EXTENSIONS
-from .names import DEGRADATIONS
+from ..degradations.seed import DegradeConfig, degrade_batch, degrade_random
+from ..degradations.realistic import MARGIN, PRESETS, training_pair
+from ..files.io import EXTENSIONS
+from ..names import DEGRADATIONS
 
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]

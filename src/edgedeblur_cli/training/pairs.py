@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .data import DatasetSpec, FixedPairs, TrainingSamples, fixed_pairs, load_images, split_train_validation
-from .degrade import DegradeConfig
+from ..degradations.seed import DegradeConfig
 
 VALIDATION_SHARE = 0.1
 CROPS_PER_EPOCH = 10_000  # the default epoch of a cropped dataset; CIFAR-10 and whole photos: 3 passes

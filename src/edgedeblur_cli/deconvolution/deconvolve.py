@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .kernels import KernelError, gaussian_kernel
-from .models.prior_denoiser import estimate_noise
-from .tiling import blend_window, tile_grid
+from ..models.prior_denoiser import estimate_noise
+from ..restoring.tiling import blend_window, tile_grid
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class _AtLevel(nn.Module):
 def denoise_in_tiles(prior: nn.Module, image: torch.Tensor, sigma: float, tile: int) -> torch.Tensor:
     """``prior(image, sigma)`` on (N, 3, H, W), in overlapping tiles of ``tile`` px: the prior's
     activations (about 750 bytes per pixel) then depend on the tile, not the window."""
-    from .restore import RestoreOptions, restore_tensor
+    from ..restoring.restore import RestoreOptions, restore_tensor
 
     if max(image.shape[-2:]) <= tile:
         return prior(image, torch.full((image.shape[0],), sigma, device=image.device))

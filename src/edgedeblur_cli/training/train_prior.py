@@ -5,7 +5,7 @@ half-quadratic splitting asks for exactly that, at levels from about 50/255 down
 photo's noise. Denoising learns fast, so this fits a CPU session; it checkpoints every
 epoch and ``--resume`` continues where a stopped run left off.
 
-    python -m edgedeblur_cli.train_prior --data ../shared/data/BSDS500-train-test/train \
+    python -m edgedeblur_cli.training.train_prior --data ../shared/data/BSDS500-train-test/train \
         --out runs/prior --epochs 60 --max-minutes 100
 """
 
@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .models.prior_denoiser import PriorDenoiser, PriorDenoiserConfig
-from .weights import save_model_dir
+from ..models.prior_denoiser import PriorDenoiser, PriorDenoiserConfig
+from ..weights import save_model_dir
 
 MAX_SIGMA = 55 / 255
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .deconvolve import DeconvolutionOptions, deconvolve
-from .kernel_estimate import EstimationOptions, KernelEstimate, estimate_kernel
+from .estimate import EstimationOptions, KernelEstimate, estimate_kernel
 
 PRIOR_MODEL = "edgedeblur-prior"
 MIN_BLIND_SIDE = 96  # smaller photos hold too few edges to estimate a kernel: the networks' route
@@ -47,7 +47,7 @@ def reblur_residual(pixels: np.ndarray, estimate: KernelEstimate, prior: nn.Modu
     """RMS of (region deconvolved by the kernel, blurred again) - region, over the noise sigma:
     about 1 or below for a kernel that explains the photo, several for a wrong one."""
     from .deconvolve import blur
-    from .models.prior_denoiser import estimate_noise
+    from ..models.prior_denoiser import estimate_noise
 
     top, left, h, w = estimate.region
     region = _as_batch(pixels[top : top + h, left : left + w])

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .allocator import release_free_memory
+from ..restoring.allocator import release_free_memory
 from .atomic import WriteError, remove_stale_parts, write_atomic
 from .io import EXTENSIONS, WRITABLE_EXTENSIONS, ImageData, ImageReadError, encode_image, is_supported, read_image
 

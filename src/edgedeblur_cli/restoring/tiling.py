@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .models.common import border_pad_mode, unit_float
+from ..models.common import border_pad_mode, unit_float
 
 
 def blend_window(size: int, overlap: int, at_start: bool, at_end: bool) -> torch.Tensor:
