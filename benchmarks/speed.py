@@ -227,7 +227,8 @@ def gpu_restore_options() -> dict[str, RestoreOptions]:
 
 def end_to_end(model, options: RestoreOptions, folder: Path, out: Path, io_threads: int) -> float:
     """Seconds for `edgedeblur restore folder -o out` in this process: decode, restore, encode."""
-    from edgedeblur_cli.files.batch import OutputPlan, collect_inputs, plan_jobs, run_jobs
+    from edgedeblur_cli.files.batch import run_jobs
+    from edgedeblur_cli.files.jobs import OutputPlan, collect_inputs, plan_jobs
     from edgedeblur_cli.cli.restoring import restore_batch
 
     jobs = plan_jobs(collect_inputs((str(folder),), False, print), OutputPlan(str(out), "", None, False))

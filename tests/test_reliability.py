@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from edgedeblur_cli.cli import main
+from edgedeblur_cli.files.jobs import OutputPlan, collect_inputs, plan_jobs
 
 from conftest import file_hash, synthetic_photo
 
@@ -238,7 +239,8 @@ def test_a_genuinely_large_image(runner, tiny_model_dir, tmp_path):
 
 @pytest.mark.parametrize("io_threads, decode_ahead", [(0, True), (4, True), (4, False)])
 def test_overlapped_decode_and_encode_keep_order_results_and_failures(bad_batch, tmp_path, io_threads, decode_ahead):
-    from edgedeblur_cli.files.batch import OutputPlan, collect_inputs, plan_jobs, run_jobs
+    from edgedeblur_cli.files.batch import run_jobs
+    from edgedeblur_cli.files.jobs import OutputPlan, collect_inputs, plan_jobs
 
     folder, good, bad = bad_batch
     out = tmp_path / f"out{io_threads}{decode_ahead}"
@@ -298,7 +300,7 @@ def test_on_the_cpu_files_are_decoded_and_encoded_between_network_calls(monkeypa
 
     monkeypatch.setattr(batch, "read_image", watched("read", real_read))
     monkeypatch.setattr(batch, "encode_image", watched("encode", real_encode))
-    jobs = batch.plan_jobs(batch.collect_inputs((str(folder),), False, lambda m: None), batch.OutputPlan(str(tmp_path / "out"), "", "png", False))
+    jobs = plan_jobs(collect_inputs((str(folder),), False, lambda m: None), OutputPlan(str(tmp_path / "out"), "", "png", False))
     summary = batch.run_jobs(jobs, network, overwrite=False, quality=95, batch_size=2, note=lambda m: None, error=lambda m: None,
                              io_threads=2, decode_ahead=device_type != "cpu")
     assert summary.done == 12 and len(seen) == 24
@@ -324,7 +326,7 @@ def test_the_cli_on_the_cpu_decodes_and_encodes_in_its_own_thread(monkeypatch, r
 
 
 def test_real_paths_equal_realpath_with_symlinks(tmp_path):
-    from edgedeblur_cli.files.batch import real_paths
+    from edgedeblur_cli.files.jobs import real_paths
 
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "a.png").write_bytes(b"x")
@@ -336,7 +338,7 @@ def test_real_paths_equal_realpath_with_symlinks(tmp_path):
 
 
 def test_settle_outputs_refuses_clashes_and_input_overwrites_and_skips_existing_outputs(tmp_path):
-    from edgedeblur_cli.files.batch import Job, settle_outputs
+    from edgedeblur_cli.files.jobs import Job, settle_outputs
 
     for name in ("a.png", "b.gif", "b.webp", "done.png", "done_restored.png"):
         (tmp_path / name).write_bytes(b"x")

@@ -252,7 +252,7 @@ MUTANTS = [
     ),
     Mutant(
         "an existing output is overwritten without --overwrite",
-        "src/edgedeblur_cli/files/batch.py",
+        "src/edgedeblur_cli/files/jobs.py",
         "            if main_path.exists() and not overwrite:\n",
         "            if False:\n",
         ("tests/test_reliability.py::test_settle_outputs_refuses_clashes_and_input_overwrites_and_skips_existing_outputs",),

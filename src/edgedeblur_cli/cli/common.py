@@ -132,7 +132,8 @@ def run_file_command(ctx: Context, verb: str, files: FileArgs, make_process, bat
 
     ``report(summary)``, if given, runs before the summary line (per-file details on stderr).
     """
-    from ..files.batch import run_jobs, settle_outputs
+    from ..files.batch import run_jobs
+    from ..files.jobs import settle_outputs
 
     jobs, shard = plan_command(files, extras)
     if files.dry_run:
@@ -163,7 +164,7 @@ def run_file_command(ctx: Context, verb: str, files: FileArgs, make_process, bat
 
 def plan_command(files: FileArgs, extras=None):
     """(jobs of this process's share, its ``Shard`` or None): usage errors raise ``click.UsageError``."""
-    from ..files.batch import OutputPlan, UsageProblem, collect_inputs, plan_jobs
+    from ..files.jobs import OutputPlan, UsageProblem, collect_inputs, plan_jobs
     from ..files.sharding import in_shard, shard_from_environment
 
     shard = files.shard

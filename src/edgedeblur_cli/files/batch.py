@@ -1,8 +1,8 @@
-"""Running an image-to-image command over files, folders and stdin, the way scripts need it.
+"""Running an image-to-image command over planned jobs (``jobs.py``), the way scripts need it.
 
-Collects inputs, names outputs, skips existing outputs unless asked, never writes over an
-input, writes atomically, batches same-size images, keeps going past failures and counts
-them for the exit status.
+Decodes (ahead, in threads, when a GPU runs the network), batches same-size images, writes
+atomically, keeps going past failures and counts them for the exit status; memory stays
+bounded by how many images may wait on each side of the network.
 """
 
 from __future__ import annotations
@@ -18,19 +18,8 @@ from typing import Callable
 
 from ..restoring.allocator import release_free_memory
 from .atomic import WriteError, remove_stale_parts, write_atomic
-from .io import EXTENSIONS, WRITABLE_EXTENSIONS, ImageData, ImageReadError, encode_image, is_supported, read_image
-
-STDIO = "-"
-
-
-@dataclass(frozen=True)
-class Job:
-    """One input and where each of its outputs goes (``"-"`` is stdout)."""
-
-    source: Path | None  # None reads stdin
-    display: str
-    outputs: dict[str, Path | str]  # kind ("main", "edges", "compare") -> destination
-    ext: str
+from .io import ImageData, ImageReadError, encode_image, read_image
+from .jobs import STDIO, Job, settle_outputs
 
 
 @dataclass
@@ -42,174 +31,6 @@ class Summary:
 
     def line(self, verb: str) -> str:
         return f"{self.done} {verb}, {self.skipped} skipped, {self.failed} failed"
-
-
-@dataclass(frozen=True)
-class OutputPlan:
-    """What the user asked for with -o, --suffix, --ext."""
-
-    out: str | None
-    suffix: str
-    ext: str | None
-    recursive: bool
-    default_stdin_ext: str = "png"
-
-
-class UsageProblem(Exception):
-    """Bad command-line use (exit status 2)."""
-
-
-def real_paths(paths: list[str | os.PathLike]) -> list[str]:
-    """``os.path.realpath`` of each path, resolving each folder once (a folder of 1,000 files: one
-    folder resolution and 1,000 ``lstat``s instead of 1,000 walks up the tree); same results."""
-    folders: dict[str, str] = {}
-    keys = []
-    for path in paths:
-        path = os.path.abspath(path)
-        if os.path.islink(path):
-            keys.append(os.path.realpath(path))
-            continue
-        head, tail = os.path.split(path)
-        if head not in folders:
-            folders[head] = os.path.realpath(head)
-        keys.append(os.path.join(folders[head], tail))
-    return keys
-
-
-def collect_inputs(inputs: tuple[str, ...], recursive: bool, note: Callable[[str], None]) -> list[tuple[Path | None, Path | None]]:
-    """Expand INPUT... into (file, folder it came from) pairs; ``(None, None)`` is stdin.
-
-    Folders contribute their supported images (descending with ``recursive``), others are
-    noted and skipped; a path that does not exist is kept so it fails with its own line.
-    """
-    items: list[tuple[Path | None, Path | None]] = []
-    seen: set[str] = set()
-    for raw in inputs:
-        if raw == STDIO:
-            if any(p is None for p, _ in items):
-                raise UsageProblem("stdin ('-') can be given only once")
-            items.append((None, None))
-            continue
-        path = Path(raw)
-        if path.is_dir():
-            files = _walk(path, recursive, note)
-            for file, key in zip(files, real_paths(files)):
-                if key not in seen:
-                    seen.add(key)
-                    items.append((file, path))
-            continue
-        key = os.path.realpath(path)
-        if key in seen:
-            note(f"{raw}: given more than once, processed once")
-            continue
-        seen.add(key)
-        items.append((path, None))
-    return items
-
-
-def _walk(folder: Path, recursive: bool, note: Callable[[str], None]) -> list[Path]:
-    found: list[Path] = []
-    visited: set[str] = set()
-
-    def visit(current: Path) -> None:
-        real = os.path.realpath(current)
-        if real in visited:
-            note(f"{current}: folder already visited (symlink loop?), skipped")
-            return
-        visited.add(real)
-        try:
-            entries = sorted(current.iterdir(), key=lambda p: p.name)
-        except OSError as exc:
-            note(f"{current}: cannot list folder ({exc.strerror or exc}), skipped")
-            return
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                if recursive:
-                    visit(entry)
-            elif is_supported(entry):
-                found.append(entry)
-            else:
-                note(f"{entry}: not a supported image type, skipped")
-
-    visit(folder)
-    return found
-
-
-def plan_jobs(
-    items: list[tuple[Path | None, Path | None]], plan: OutputPlan, extras: dict[str, tuple[str | None, str]] | None = None
-) -> list[Job]:
-    """Decide every output path. ``extras`` maps an extra output kind to (folder or None for beside the main output, suffix)."""
-    if not items:
-        raise UsageProblem("no input images")
-    out = plan.out
-    single = len(items) == 1
-    to_stdout = out == STDIO or (out is None and single and items[0][0] is None)
-    if to_stdout and not single:
-        raise UsageProblem("-o - writes one image to stdout: give exactly one input")
-    if out is None and not single and any(src is None for src, _ in items):
-        raise UsageProblem("reading stdin together with files needs -o DIR")
-    out_is_dir = (
-        out not in (None, STDIO) and (Path(out).is_dir() or not single or Path(out).suffix.lower() not in EXTENSIONS)
-    )
-    jobs = []
-    for index, (source, base) in enumerate(items):
-        ext = (plan.ext or (source.suffix.lstrip(".") if source is not None else plan.default_stdin_ext)).lower()
-        if ext not in WRITABLE_EXTENSIONS:
-            ext = "png"  # e.g. a GIF input: its restored first frame is written as PNG
-        stem = source.stem if source is not None else "stdin"
-        if to_stdout:
-            main: Path | str = STDIO
-        elif out is None:
-            main = source.with_name(f"{stem}{plan.suffix}.{ext}")
-        elif out_is_dir:
-            sub = source.parent.relative_to(base) if (plan.recursive and base is not None and source is not None) else Path()
-            main = Path(out) / sub / f"{stem}{'' if source is not None else f'-{index}'}.{ext}"
-        else:
-            main = Path(out)
-            ext = plan.ext or main.suffix.lstrip(".").lower()
-        outputs: dict[str, Path | str] = {"main": main}
-        for kind, (folder, suffix) in (extras or {}).items():
-            if folder is not None:
-                outputs[kind] = Path(folder) / f"{stem}{suffix}.png"
-            elif main == STDIO:
-                outputs[kind] = Path(f"{stem}{suffix}.png")
-            else:
-                outputs[kind] = Path(main).with_name(f"{Path(main).stem}{suffix}.png")
-        jobs.append(Job(source, str(source) if source is not None else "<stdin>", outputs, ext))
-    return jobs
-
-
-def settle_outputs(jobs: list[Job], overwrite: bool) -> tuple[list[tuple[int, Job]], list[tuple[int, Job, Path | None, str]]]:
-    """The jobs to run, as (index, job), and those settled before anything is decoded, as
-    (index, job, existing output or None, reason): an output claimed by an earlier input (say
-    a.gif and a.webp with --ext png) or that would overwrite an input fails (None); one that
-    exists without ``overwrite`` is skipped (its path). Both lists keep the order of ``jobs``."""
-    input_keys = set(real_paths([j.source for j in jobs if j.source is not None]))
-    destinations = [d for j in jobs for d in j.outputs.values() if d != STDIO]
-    output_key = dict(zip(destinations, real_paths(destinations)))
-    todo: list[tuple[int, Job]] = []
-    refused: list[tuple[int, Job, Path | None, str]] = []
-    claimed: dict[str, str] = {}
-    for index, job in enumerate(jobs):
-        files = [output_key[d] for d in job.outputs.values() if d != STDIO]
-        clash = next((f for f in files if f in claimed), None)
-        if clash is not None:
-            refused.append((index, job, None, f"output {clash} is also the output of {claimed[clash]}; rename one of them or use --suffix/--ext"))
-            continue
-        claimed.update((f, job.display) for f in files)
-        main = job.outputs["main"]
-        if main != STDIO:
-            main_path = Path(main)
-            if output_key[main] in input_keys:
-                refused.append((index, job, None, f"output {main_path} would overwrite an input; choose another -o or --suffix"))
-                continue
-            if main_path.exists() and not overwrite:
-                refused.append((index, job, main_path, f"{main_path} exists, skipped (use --overwrite)"))
-                continue
-        todo.append((index, job))
-    return todo, refused
 
 
 MAX_PENDING_PIXELS = 1 << 22  # images read ahead or waiting to be written hold at most ~4 MP
@@ -246,132 +67,186 @@ def run_jobs(
     network runs, so a GPU does not wait for files. Without it (a network on the CPU, whose
     threads the decoders would slow down) they run in the calling thread between calls, and
     only the writes, which mostly wait on the disk, go to the ``io_threads`` threads. Images
-    decoded ahead and results waiting to be written are bounded by ``room()`` below, which
+    decoded ahead and results waiting to be written are bounded by ``_Pace.room``, which
     bounds memory. ``io_threads=0`` does everything in the calling thread. Results and
     messages keep the order of ``jobs``.
     """
-    summary = Summary()
-    results: dict[int, dict] = {}
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(jobs), unit="img", file=sys.stderr, dynamic_ncols=True)
-
-    def finish(index: int, result: dict) -> None:
-        results[index] = result
-        if bar:
-            bar.update(1)
-
-    def fail(index: int, job: Job, reason: str) -> None:
-        summary.failed += 1
-        error(f"{job.display}: {reason}")
-        finish(index, {"input": job.display, "status": "failed", "reason": reason})
-
+    ledger = _Ledger(len(jobs), progress, note, error)
     todo, refused = settle_outputs(jobs, overwrite)
     for index, job, existing, reason in refused:
-        if existing is None:
-            fail(index, job, reason)
-            continue
-        summary.skipped += 1
-        note(f"{job.display}: {reason}")
-        finish(index, {"input": job.display, "status": "skipped", "output": str(existing)})
-
+        ledger.refuse(index, job, existing, reason)
     # One folder listing for all outputs, not one per file (which made writing a folder quadratic).
     remove_stale_parts([Path(d) for _, job in todo for d in job.outputs.values() if d != STDIO])
-    last_pixels = 0
-
-    def room() -> int:
-        """How many images may wait on each side of the network: ~4 MP of them, at least
-        one, and at least ``io_threads`` below that; a whole next batch of thumbnails is
-        decoded (and the last one encoded) while the network runs."""
-        if last_pixels >= MAX_PENDING_PIXELS:
-            return 1
-        if batch_size:  # batches the user sized: a few images on each side, as before
-            return io_threads
-        return max(io_threads, min(MAX_PENDING_IMAGES, MAX_PENDING_PIXELS // max(last_pixels, 1)))
-
+    pace = _Pace(io_threads, batch_size)
     readers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-read") if io_threads and decode_ahead else None
-    writers = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-write") if io_threads else None
-    writing: deque[tuple[int, Job, Future | list[str] | Exception]] = deque()
-
-    details: dict[int, dict] = {}  # what a process reports beside its images (e.g. the kernel it used)
-
-    def settle_write(index: int, job: Job, outcome: Future | list[str] | Exception) -> None:
-        if isinstance(outcome, Future):
-            outcome = outcome.result()
-        if isinstance(outcome, Exception):
-            if debug:
-                traceback.print_exception(type(outcome), outcome, outcome.__traceback__)
-            fail(index, job, f"cannot write output ({outcome})")
-            return
-        summary.done += 1
-        finish(index, {"input": job.display, "status": "done", "outputs": outcome, **details.pop(index, {})})
-
-    def write(index: int, job: Job, outputs: dict[str, ImageData]) -> None:
-        outputs = dict(outputs)
-        details[index] = outputs.pop("details", {})
-        if writers is None:
-            settle_write(index, job, _write_outputs(job, outputs, quality, stdout))
-            return
-        if decode_ahead:
-            task: Future | list[str] | Exception = writers.submit(_write_outputs, job, outputs, quality, stdout)
-        else:
-            encoded = _encode_outputs(job, outputs, quality)
-            task = encoded if isinstance(encoded, Exception) else writers.submit(_store_outputs, encoded, stdout)
-        writing.append((index, job, task))
-        while len(writing) > room():  # bounded: each waiting result holds a whole image (or its file's bytes)
-            settle_write(*writing.popleft())
-
-    pending: list[tuple[int, Job, ImageData]] = []
-    pixel_cap = MAX_PENDING_PIXELS if batch_size else BATCH_PIXELS
-
-    def flush() -> None:
-        groups: dict[tuple[int, int], list[tuple[int, Job, ImageData]]] = {}
-        for item in pending:
-            groups.setdefault(item[2].size, []).append(item)
-        pending.clear()
-        for group in groups.values():
-            try:
-                produced = process([image for _, _, image in group])
-            except Exception as exc:  # a model failure on one batch must not stop the others
-                if debug:
-                    traceback.print_exc()
-                for index, job, _ in group:
-                    fail(index, job, f"processing failed ({type(exc).__name__}: {exc})")
-                continue
-            for (index, job, _), outputs in zip(group, produced):
-                write(index, job, outputs)
-            if last_pixels >= MAX_PENDING_PIXELS:
-                release_free_memory()  # between big photos: see allocator.py
-
-    pending_pixels = 0
+    writer = _Writer(ledger, pace, quality, stdout, io_threads, decode_ahead, debug)
+    batches = _Batches(process, writer, ledger, pace, batch_size, debug)
     try:
-        for index, job, image in _decoded(todo, readers, room):
+        for index, job, image in _decoded(todo, readers, pace.room):
             if isinstance(image, ImageReadError):
                 if debug:
                     traceback.print_exception(type(image), image, image.__traceback__)
-                fail(index, job, str(image))
+                ledger.fail(index, job, str(image))
                 continue
-            pending.append((index, job, image))
-            last_pixels = image.size[0] * image.size[1]
-            pending_pixels += last_pixels
-            # Big photos are tiled anyway: batching them only multiplies memory.
-            if (batch_size and len(pending) >= batch_size) or pending_pixels >= pixel_cap:
-                flush()
-                pending_pixels = 0
-        flush()
-        while writing:
-            settle_write(*writing.popleft())
+            batches.add(index, job, image)
+        batches.flush()
+        writer.drain()
     finally:
-        for pool in (readers, writers):
-            if pool is not None:
-                # Ctrl-C: reads not started are dropped; writes under way finish (atomically).
-                pool.shutdown(wait=True, cancel_futures=True)
-        if bar:
-            bar.close()
-    summary.results = [results[i] for i in sorted(results)]
-    return summary
+        # Ctrl-C: reads not started are dropped; writes under way finish (atomically).
+        if readers is not None:
+            readers.shutdown(wait=True, cancel_futures=True)
+        writer.shutdown()
+        ledger.close()
+    return ledger.summary()
+
+
+class _Ledger:
+    """Counts and per-input results (kept in input order), messages, and the progress bar."""
+
+    def __init__(self, total: int, progress: bool, note: Callable[[str], None], error: Callable[[str], None]) -> None:
+        self.counts = Summary()
+        self.results: dict[int, dict] = {}
+        self.note, self.error = note, error
+        self.bar = None
+        if progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True)
+
+    def _finish(self, index: int, result: dict) -> None:
+        self.results[index] = result
+        if self.bar:
+            self.bar.update(1)
+
+    def done(self, index: int, job: Job, written: list[str], details: dict) -> None:
+        self.counts.done += 1
+        self._finish(index, {"input": job.display, "status": "done", "outputs": written, **details})
+
+    def fail(self, index: int, job: Job, reason: str) -> None:
+        self.counts.failed += 1
+        self.error(f"{job.display}: {reason}")
+        self._finish(index, {"input": job.display, "status": "failed", "reason": reason})
+
+    def refuse(self, index: int, job: Job, existing: Path | None, reason: str) -> None:
+        """A job settled before decoding: an existing output (skipped), or a clash (failed)."""
+        if existing is None:
+            self.fail(index, job, reason)
+            return
+        self.counts.skipped += 1
+        self.note(f"{job.display}: {reason}")
+        self._finish(index, {"input": job.display, "status": "skipped", "output": str(existing)})
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+
+    def summary(self) -> Summary:
+        self.counts.results = [self.results[i] for i in sorted(self.results)]
+        return self.counts
+
+
+class _Pace:
+    """How many images may wait on each side of the network, from the size of the last one."""
+
+    def __init__(self, io_threads: int, batch_size: int | None) -> None:
+        self.io_threads, self.batch_size = io_threads, batch_size
+        self.last_pixels = 0
+
+    @property
+    def big(self) -> bool:
+        return self.last_pixels >= MAX_PENDING_PIXELS
+
+    def room(self) -> int:
+        """~4 MP of images, at least one, and at least ``io_threads`` below that; a whole next
+        batch of thumbnails is decoded (and the last one encoded) while the network runs."""
+        if self.big:
+            return 1
+        if self.batch_size:  # batches the user sized: a few images on each side, as before
+            return self.io_threads
+        return max(self.io_threads, min(MAX_PENDING_IMAGES, MAX_PENDING_PIXELS // max(self.last_pixels, 1)))
+
+
+class _Writer:
+    """Encodes and writes each job's outputs (in threads when there are any), in order, a bounded number waiting."""
+
+    def __init__(self, ledger: _Ledger, pace: _Pace, quality: int, stdout, io_threads: int, decode_ahead: bool, debug: bool) -> None:
+        self.ledger, self.pace, self.quality, self.stdout = ledger, pace, quality, stdout
+        self.encode_in_threads, self.debug = decode_ahead, debug
+        self.pool = ThreadPoolExecutor(io_threads, thread_name_prefix="edgedeblur-write") if io_threads else None
+        self.waiting: deque[tuple[int, Job, Future | list[str] | Exception]] = deque()
+        self.details: dict[int, dict] = {}  # what a process reports beside its images (e.g. the kernel it used)
+
+    def write(self, index: int, job: Job, outputs: dict[str, ImageData]) -> None:
+        outputs = dict(outputs)
+        self.details[index] = outputs.pop("details", {})
+        if self.pool is None:
+            self._settle(index, job, _write_outputs(job, outputs, self.quality, self.stdout))
+            return
+        if self.encode_in_threads:
+            task: Future | list[str] | Exception = self.pool.submit(_write_outputs, job, outputs, self.quality, self.stdout)
+        else:
+            encoded = _encode_outputs(job, outputs, self.quality)
+            task = encoded if isinstance(encoded, Exception) else self.pool.submit(_store_outputs, encoded, self.stdout)
+        self.waiting.append((index, job, task))
+        while len(self.waiting) > self.pace.room():  # bounded: each waiting result holds a whole image (or its file's bytes)
+            self._settle(*self.waiting.popleft())
+
+    def drain(self) -> None:
+        while self.waiting:
+            self._settle(*self.waiting.popleft())
+
+    def shutdown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _settle(self, index: int, job: Job, outcome: Future | list[str] | Exception) -> None:
+        if isinstance(outcome, Future):
+            outcome = outcome.result()
+        if isinstance(outcome, Exception):
+            if self.debug:
+                traceback.print_exception(type(outcome), outcome, outcome.__traceback__)
+            self.ledger.fail(index, job, f"cannot write output ({outcome})")
+            return
+        self.ledger.done(index, job, outcome, self.details.pop(index, {}))
+
+
+class _Batches:
+    """Gathers decoded images into same-size batches for ``process`` and hands its results to the writer."""
+
+    def __init__(self, process, writer: _Writer, ledger: _Ledger, pace: _Pace, batch_size: int | None, debug: bool) -> None:
+        self.process, self.writer, self.ledger, self.pace = process, writer, ledger, pace
+        self.batch_size, self.debug = batch_size, debug
+        self.pending: list[tuple[int, Job, ImageData]] = []
+        self.pending_pixels = 0
+        self.pixel_cap = MAX_PENDING_PIXELS if batch_size else BATCH_PIXELS
+
+    def add(self, index: int, job: Job, image: ImageData) -> None:
+        self.pending.append((index, job, image))
+        self.pace.last_pixels = image.size[0] * image.size[1]
+        self.pending_pixels += self.pace.last_pixels
+        # Big photos are tiled anyway: batching them only multiplies memory.
+        if (self.batch_size and len(self.pending) >= self.batch_size) or self.pending_pixels >= self.pixel_cap:
+            self.flush()
+
+    def flush(self) -> None:
+        groups: dict[tuple[int, int], list[tuple[int, Job, ImageData]]] = {}
+        for item in self.pending:
+            groups.setdefault(item[2].size, []).append(item)
+        self.pending.clear()
+        self.pending_pixels = 0
+        for group in groups.values():
+            try:
+                produced = self.process([image for _, _, image in group])
+            except Exception as exc:  # a model failure on one batch must not stop the others
+                if self.debug:
+                    traceback.print_exc()
+                for index, job, _ in group:
+                    self.ledger.fail(index, job, f"processing failed ({type(exc).__name__}: {exc})")
+                continue
+            for (index, job, _), outputs in zip(group, produced):
+                self.writer.write(index, job, outputs)
+            if self.pace.big:
+                release_free_memory()  # between big photos: see allocator.py
 
 
 def _read(job: Job) -> ImageData | ImageReadError:
