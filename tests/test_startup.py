@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from edgedeblur_cli import names
 from edgedeblur_cli.models import list_models
 from edgedeblur_cli.weights import load_manifest, shipped_weights_dir
@@ -73,3 +75,25 @@ def test_the_quick_exit_keeps_unflushed_output_and_the_exit_code():
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as most users run it
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=buffered)
     assert result.returncode == 3 and result.stdout == "unflushed result", (result.returncode, result.stdout, result.stderr)
+
+
+COMMANDS = ("restore", "edges", "degrade", "kernel", "train", "evaluate")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_help_fits_one_screen_and_names_every_option(command):
+    """--help fits 80x40; every option is on it or named under "More options", and --help-all shows them in full."""
+    from click.testing import CliRunner
+
+    from edgedeblur_cli.cli import main
+
+    runner = CliRunner()
+    short = runner.invoke(main, [command, "--help"], terminal_width=80).output
+    lines = short.splitlines()
+    assert len(lines) <= 40 and max(map(len, lines)) <= 80, short
+    full = runner.invoke(main, [command, "--help-all"], terminal_width=80).output
+    for option in main.commands[command].params:
+        if getattr(option, "opts", None) and option.param_type_name == "option":
+            name = max(option.opts, key=len)
+            assert name in short and name in full, name
+    assert len(full.splitlines()) > len(lines)

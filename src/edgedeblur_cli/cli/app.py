@@ -8,6 +8,7 @@ import sys
 import click
 
 from .. import __version__
+from .help import BriefCommand
 
 
 @click.group(
@@ -18,8 +19,8 @@ Examples:
   edgedeblur restore photo.jpg
   edgedeblur restore shots/ -r -o fixed/
   edgedeblur degrade sharp.png --seed 1
-  edgedeblur train --dataset photos/ --crop 32 --downscale 2:8 --max-minutes 10 --out runs/m
-  edgedeblur evaluate --dataset test-photos/ --crop 32 --downscale 2:8 --model runs/m
+  edgedeblur train --dataset photos/ --crop 32 --max-minutes 10 --out runs/m
+  edgedeblur evaluate --dataset test-photos/ --crop 32 --model runs/m
 """,
 )
 @click.version_option(__version__, prog_name="edgedeblur")
@@ -28,6 +29,9 @@ def main() -> None:
     from ..restoring.allocator import keep_freed_memory
 
     keep_freed_memory()  # 1.3-1.8x faster CPU restores of big photos here; see allocator.py
+
+
+main.command_class = BriefCommand  # every command: a one-screen --help, and --help-all
 
 
 def run() -> None:

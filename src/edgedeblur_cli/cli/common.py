@@ -13,6 +13,7 @@ import click
 
 from ..names import DEFAULT_MODEL, PUBLISHED
 from ..files.sharding import Shard, parse_shard
+from .help import brief
 
 
 def stderr(message: str) -> None:
@@ -80,18 +81,23 @@ def file_options(default_suffix: str, default_ext: str | None):
 
         options = [
             click.argument("inputs", nargs=-1, metavar="INPUT..."),
-            click.option("-o", "--output", "output", help="Output file (one input), folder (several), or - for stdout."),
-            click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders (mirrored under -o DIR)."),
+            click.option("-o", "--output", "output", help="Output file (one input), folder (several), or - for stdout.",
+                         **brief("Output file, folder, or - for stdout.")),
+            click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders (mirrored under -o DIR).",
+                         **brief("Descend into sub-folders.")),
             click.option("--suffix", default=default_suffix, show_default=True, help="Added to the names of outputs written beside inputs."),
             click.option("--ext", type=click.Choice(["png", "jpg", "webp", "tif", "bmp"]), default=default_ext,
-                         help="Output format  [default: the input's; PNG for stdin]."),
+                         help="Output format  [default: the input's; PNG for stdin].", **brief("Output format [default: the input's].")),
             click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality."),
-            click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced)."),
+            click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced).",
+                         **brief("Replace existing outputs (never inputs).")),
             click.option("--shard", metavar="K/N", callback=_shard_option,
-                         help="Do only the K-th of N shares of the files (job arrays); under torchrun: RANK+1/WORLD_SIZE."),
-            click.option("--dry-run", is_flag=True, help="List what would be written or skipped; write nothing."),
-            click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout."),
-            click.option("-q", "--quiet", is_flag=True, help="Silence notes (errors still print)."),
+                         help="Do only the K-th of N shares of the files (job arrays); under torchrun: RANK+1/WORLD_SIZE.",
+                         **brief("Only the K-th of N shares of the files.")),
+            click.option("--dry-run", is_flag=True, help="List what would be written or skipped; write nothing.",
+                         **brief("List what would be done; write nothing.")),
+            click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout.", **brief("Results as JSON on stdout.")),
+            click.option("-q", "--quiet", is_flag=True, help="Silence notes (errors still print).", **brief("Errors only, no notes.")),
             click.option("--debug", is_flag=True, help="Show tracebacks."),
         ]
         for option in reversed(options):
@@ -111,11 +117,12 @@ def _device_option(ctx, param, value):
 
 def model_options(func):
     options = [
-        click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help=f"Published weights: {', '.join(PUBLISHED)}."),
+        click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True, help=f"Published weights: {', '.join(PUBLISHED)}.",
+                     **brief(f"Published weights [default: {DEFAULT_MODEL}].")),
         click.option("--weights", type=click.Path(), help="A model folder or .safetensors file to use instead of the published weights."),
         click.option("--hub-repo", envvar="EDGEDEBLUR_HUB_REPO", help="Hugging Face repo to fetch weights from [env: EDGEDEBLUR_HUB_REPO]."),
         click.option("--device", default="auto", show_default=True, callback=_device_option,
-                     help="auto, cpu, cuda, cuda:N or mps (auto under torchrun: cuda:LOCAL_RANK)."),
+                     help="auto, cpu, cuda, cuda:N or mps (auto under torchrun: cuda:LOCAL_RANK).", **brief("auto, cpu, cuda, cuda:N or mps.")),
         click.option("--batch-size", type=click.IntRange(1), help="At most this many images (or tiles) per forward pass  [default: small images gathered up to 64K pixels, 4 tiles]."),
         click.option("--tile", type=click.IntRange(32), help="Process larger images in tiles of at most PX pixels  [default: 512 on CPU, 2048 on CUDA]."),
         click.option("--tile-overlap", type=click.IntRange(0), help="Least overlap of neighbouring tiles, PX  [default: what the model needs, 64 for edgedeblur-s]."),

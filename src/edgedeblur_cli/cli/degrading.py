@@ -7,18 +7,22 @@ import click
 from ..names import DEGRADATIONS
 from .app import main
 from .common import Context, file_options, run_file_command
+from .help import brief
 
 
 @main.command()
 @file_options("_degraded", None)
-@click.option("--sigma", default="1:4", show_default=True, help="Blur sigma: a number, or LOW:HIGH drawn uniformly per image.")
+@click.option("--sigma", default="1:4", show_default=True, help="Blur sigma: a number, or LOW:HIGH drawn uniformly per image.",
+              **brief("Blur sigma, or LOW:HIGH [default: 1:4]."))
 @click.option("--kernel", type=click.IntRange(1), default=5, show_default=True, help="Odd Gaussian kernel size.")
-@click.option("--noise", type=click.FloatRange(0), default=0.02, show_default=True, help="Std of the added Gaussian noise, on [0, 1] pixels.")
+@click.option("--noise", type=click.FloatRange(0), default=0.02, show_default=True, help="Std of the added Gaussian noise, on [0, 1] pixels.",
+              **brief("Noise std on [0, 1] pixels [default: 0.02]."))
 @click.option("--preset", "--degradation", "preset", type=click.Choice(DEGRADATIONS), default="seed", show_default=True,
               help="seed: the study's Gaussian blur + noise (--sigma, --kernel, --noise); real: a random draw of the blur, "
                    "noise and JPEG real photos carry (or none), as `train --degradation real` trains on; real-noise: "
-                   "no blur, a camera's noise, mostly saved as JPEG after it.")
-@click.option("--seed", type=int, help="Seed: the same seed gives the same output bytes.")
+                   "no blur, a camera's noise, mostly saved as JPEG after it.",
+              **brief("seed, real or real-noise [default: seed]."))
+@click.option("--seed", type=int, help="Seed: the same seed gives the same output bytes.", **brief("The same seed gives the same bytes."))
 def degrade(files, sigma, kernel, noise, preset, seed):
     """Blur and add noise: exactly as the seed study did, or as real photos are degraded.
 

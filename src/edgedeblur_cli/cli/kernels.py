@@ -11,6 +11,7 @@ import click
 
 from .app import main
 from .common import Context, fatal, file_options, run_file_command, stderr
+from .help import brief
 
 KERNEL_HELP = (
     "The kernel is the point-spread function: the image of a point light as the camera recorded it, so "
@@ -22,8 +23,10 @@ def kernel_options(func):
     """--kernel, --motion, --gaussian, --defocus, --noise, --estimate-kernel/--no-estimate-kernel."""
     options = [
         click.option("--kernel", "kernel_file", type=click.Path(dir_okay=False),
-                     help="Deconvolve by this blur kernel: an image or .npy array, any size, normalised here. " + KERNEL_HELP),
-        click.option("--motion", metavar="LENGTH,ANGLE", help="Deconvolve a straight motion of LENGTH px at ANGLE degrees (counter-clockwise from horizontal)."),
+                     help="Deconvolve by this blur kernel: an image or .npy array, any size, normalised here. " + KERNEL_HELP,
+                     **brief("Deconvolve by this blur kernel (image, .npy).")),
+        click.option("--motion", metavar="LENGTH,ANGLE", help="Deconvolve a straight motion of LENGTH px at ANGLE degrees (counter-clockwise from horizontal).",
+                     **brief("Deconvolve a LENGTH px motion at ANGLE deg.")),
         click.option("--gaussian", type=float, metavar="SIGMA", help="Deconvolve a Gaussian blur of SIGMA px."),
         click.option("--defocus", type=float, metavar="RADIUS", help="Deconvolve a defocus disc of RADIUS px."),
         click.option("--noise", type=click.FloatRange(0, 0.5), metavar="SIGMA",
@@ -139,13 +142,14 @@ def kernel_compare(degraded, kernel, restored):
 @main.command(epilog="""
 \b
 Examples:
-  edgedeblur kernel shaky.jpg                    # writes shaky_kernel.png (enlarged)
+  edgedeblur kernel shaky.jpg                    # writes shaky_kernel.png
   edgedeblur kernel shaky.jpg --raw -o psf.png   # the kernel at its own size
-  edgedeblur kernel shots/ -o kernels/ --json    # sizes and confidences for scripts
+  edgedeblur kernel shots/ -o kernels/ --json    # sizes, confidences
   edgedeblur restore shaky.jpg --kernel psf.png  # then deconvolve by it
 """)
 @file_options("_kernel", "png")
-@click.option("--raw", is_flag=True, help="Write the kernel at its own size (1 px per entry), not enlarged for viewing.")
+@click.option("--raw", is_flag=True, help="Write the kernel at its own size (1 px per entry), not enlarged for viewing.",
+              **brief("The kernel at its own size, not enlarged."))
 @click.option("--kernel-size", type=click.IntRange(5, 151), help="Kernel side sought, px  [default: searched, 27 then 47 then 79 while the kernel fills its window].")
 @click.option("--gamma", type=click.FloatRange(1, 3), default=1.0, show_default=True,
               help="Fit in linear light, undoing this display gamma first (2.2 for camera JPEGs).")

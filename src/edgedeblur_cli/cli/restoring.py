@@ -7,32 +7,34 @@ import functools
 import click
 
 from .app import main
+from .help import brief
 from .common import Context, device_type, fatal, file_options, load_or_exit, model_options, restore_options, run_file_command
 from .kernels import KERNEL_HELP, auto_batch, deconvolve_batch, given_kernel, kernel_options, load_prior_or_exit
 
 RESTORE_EXAMPLES = """
 \b
 Examples:
-  edgedeblur restore photo.jpg                 # writes photo_restored.jpg
-  edgedeblur restore shots/ -r -o fixed/       # a folder tree, mirrored into fixed/
-  cat a.png | edgedeblur restore - > b.png     # a pipe
-  edgedeblur restore big.tif --device cuda --half --compare
-  edgedeblur restore noisy.jpg --strength 0.75   # apply three quarters of the correction
-  edgedeblur restore iso6400.jpg --model edgedeblur-denoise   # noisy, not blurred: denoise only
-  edgedeblur restore shaky.jpg --kernel psf.png   # deconvolve a known blur kernel (image or .npy)
-  edgedeblur restore walk.jpg --motion 15,30      # a 15 px motion at 30 degrees
-  edgedeblur restore soft.jpg --defocus 3 --noise 0.01
-""" + "\n" + KERNEL_HELP
+  edgedeblur restore photo.jpg              # writes photo_restored.jpg
+  edgedeblur restore shots/ -r -o fixed/    # a folder tree, mirrored
+  cat a.png | edgedeblur restore - > b.png  # a pipe
+  edgedeblur restore noisy.jpg --strength 0.75     # three quarters of it
+  edgedeblur restore iso6400.jpg --model edgedeblur-denoise  # noise only
+  edgedeblur restore shaky.jpg --kernel psf.png    # a known blur kernel
+  edgedeblur restore walk.jpg --motion 15,30       # 15 px at 30 degrees
+  edgedeblur restore archive/ -r -o out/ --shard 2/8   # a job array's task
+"""
 
 
-@main.command(epilog=RESTORE_EXAMPLES)
+@main.command(epilog=RESTORE_EXAMPLES, details=KERNEL_HELP)
 @file_options("_restored", None)
 @model_options
 @click.option("--save-edges", type=click.Path(file_okay=False), help="Also write each edge map into this folder.")
-@click.option("--compare", is_flag=True, help="Also write <name>_compare.png: input | edges | restored.")
+@click.option("--compare", is_flag=True, help="Also write <name>_compare.png: input | edges | restored.",
+              **brief("Also write input | edges | restored."))
 @click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True,
               help="Share of the correction to apply: 1 the full restoration, 0 the input as it was; "
-                   "lower is gentler (the default model overshoots a little on real camera noise).")
+                   "lower is gentler (the default model overshoots a little on real camera noise).",
+              **brief("Share of the correction, 0 to 1 [default: 1]."))
 @kernel_options
 def restore(files, model_name, weights, hub_repo, device, batch_size, tile, tile_overlap, half, save_edges, compare, strength,
             kernel_file, motion, gaussian, defocus, noise, estimate_kernel):
