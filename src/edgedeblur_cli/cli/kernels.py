@@ -13,6 +13,8 @@ from .app import main
 from .common import Context, fatal, file_options, run_file_command, stderr
 from .help import brief
 
+JPEG_FORMATS = ("JPEG", "MPO")  # noise saved under JPEG compression reads low: see estimate_noise
+
 KERNEL_HELP = (
     "The kernel is the point-spread function: the image of a point light as the camera recorded it, so "
     "blurred = sharp convolved with the kernel (a true convolution, not a correlation)."
@@ -81,7 +83,7 @@ def deconvolve_batch(prior, kernel, source: str, noise, compare: bool, images):
     outputs = []
     for image in images:
         try:
-            restored = deconvolve_pixels(image.float_pixels(), kernel, prior, noise)
+            restored = deconvolve_pixels(image.float_pixels(), kernel, prior, noise, compressed=image.format in JPEG_FORMATS)
         except KernelError as exc:  # e.g. larger than this photo: name the kernel the user gave
             raise KernelError(f"{source}: {exc}") from None
         out = {"main": image.with_pixels(restored), "details": {"route": "kernel", "kernel_size": list(kernel.shape)}}

@@ -72,12 +72,19 @@ def deconvolve_pixels(
     prior: nn.Module,
     noise: float | None = None,
     options: DeconvolutionOptions = DeconvolutionOptions(),
+    compressed: bool = False,
 ) -> np.ndarray:
     """(H, W, 3) float32 in [0, 1] blurred by ``kernel`` -> (H, W, 3) float32 in [0, 1].
 
-    ``noise``: sigma in [0, 1] units; None estimates it from the photo.
+    ``noise``: sigma in [0, 1] units; None estimates it from the photo, allowing for JPEG
+    compression after the noise when ``compressed`` (the photo came from a JPEG file).
     """
-    return deconvolve(_as_batch(pixels), kernel, prior, noise, options)[0].permute(1, 2, 0).numpy()
+    from ..models.prior_denoiser import estimate_noise
+
+    batch = _as_batch(pixels)
+    if noise is None and compressed:
+        noise = float(estimate_noise(batch, compressed=True)[0])
+    return deconvolve(batch, kernel, prior, noise, options)[0].permute(1, 2, 0).numpy()
 
 
 def _as_batch(pixels: np.ndarray) -> torch.Tensor:
