@@ -167,3 +167,18 @@ def test_the_kubernetes_recipe_restores_every_file_once(folder, tmp_path):
                                 env=_recipe_env(JOB_COMPLETION_INDEX=str(index)))
         assert result.returncode == 0, result.stderr
     assert len(_outputs(tmp_path / "out")) == 11
+
+
+def test_torchrun_ranks_split_the_list_evenly(runner, folder, tmp_path, monkeypatch):
+    """One torchrun job over one list: rank r takes every WORLD_SIZE-th file from r, so shares differ by one at most."""
+    monkeypatch.setenv("WORLD_SIZE", "5")
+    shares = []
+    for rank in range(5):
+        monkeypatch.setenv("RANK", str(rank))
+        result = runner.invoke(main, ["restore", str(folder), "-r", "-o", str(tmp_path / "out"), "--dry-run", "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["shard"] == f"{rank + 1}/5"
+        shares.append({row["input"] for row in json.loads(result.stdout)["plan"]})
+    assert sorted(map(len, shares)) == [2, 2, 2, 3, 3] and len(set().union(*shares)) == 12
+    result = runner.invoke(main, ["restore", str(folder), "-o", str(tmp_path / "out"), "--shard", "1/2", "--dry-run"])
+    assert result.exit_code == 2 and "torchrun" in result.stderr  # one way to split at a time

@@ -92,7 +92,8 @@ def file_options(default_suffix: str, default_ext: str | None):
             click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced).",
                          **brief("Replace existing outputs (never inputs).")),
             click.option("--shard", metavar="K/N", callback=_shard_option,
-                         help="Do only the K-th of N shares of the files (job arrays); under torchrun: RANK+1/WORLD_SIZE.",
+                         help="Do only the K-th of N shares of the files (job arrays; a stable hash of each output's path). "
+                              "Under torchrun each rank takes every WORLD_SIZE-th file.",
                          **brief("Only the K-th of N shares of the files.")),
             click.option("--dry-run", is_flag=True, help="List what would be written or skipped; write nothing.",
                          **brief("List what would be done; write nothing.")),
@@ -191,7 +192,10 @@ def plan_command(files: FileArgs, extras=None):
         if any(j.source is None or j.outputs["main"] == "-" for j in jobs):
             raise click.UsageError("--shard splits files: stdin and stdout cannot be shared out")
         # Planned whole, then shared out: every share names its outputs as one process would.
-        jobs = [j for j in jobs if in_shard(j.outputs["main"], files.output, shard)]
+        if ranked is not None:  # one job over one list: every WORLD_SIZE-th file, an even split
+            jobs = jobs[ranked.index - 1 :: ranked.count]
+        else:  # separate jobs, perhaps over a growing folder: a stable hash per file
+            jobs = [j for j in jobs if in_shard(j.outputs["main"], files.output, shard)]
     return jobs, shard
 
 
