@@ -1,0 +1,1 @@
+"""The kernel path: blur kernels, their blind estimation, deconvolution with a learned prior, and the route."""

@@ -1,0 +1,1 @@
+"""Degradations: the seed study's blur and noise, and the realistic family."""

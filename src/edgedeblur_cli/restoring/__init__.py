@@ -1,0 +1,1 @@
+"""Restoring photos of any size with the networks: the Python API, tiling, memory, torchrun ranks."""

@@ -1,0 +1,1 @@
+"""Training and evaluation: the loop, data, stages, checkpoints, logs, torchrun, the prior's trainer."""
