@@ -30,10 +30,15 @@ def folder(tmp_path) -> Path:
     return root
 
 
-def _cli(*args, **kwargs):
-    env = dict(os.environ, OMP_NUM_THREADS="1")  # as torchrun sets for each rank: the same arithmetic everywhere
+def _env(**extra) -> dict:
+    """This environment, one thread per process as torchrun sets for each rank (the same arithmetic everywhere)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", **extra)
     env.pop("WORLD_SIZE", None)
-    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=300, env=env, **kwargs)
+    return env
+
+
+def _cli(*args, **kwargs):
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=300, env=_env(), **kwargs)
 
 
 def _outputs(folder: Path) -> dict[str, bytes]:
@@ -98,8 +103,7 @@ def test_a_killed_share_resumes_where_it_stopped(folder, tmp_path):
     args = ["-m", "edgedeblur_cli", "restore", folder, "-r", "--shard", "1/2", "--batch-size", "1", "--device", "cpu"]
     reference = _outputs(tmp_path / "reference") if _cli(*args, "-o", tmp_path / "reference").returncode == 0 else None
     assert reference
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    process = subprocess.Popen([sys.executable, *map(str, args), "-o", str(tmp_path / "out"), "-q"], env=env,
+    process = subprocess.Popen([sys.executable, *map(str, args), "-o", str(tmp_path / "out"), "-q"], env=_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.png")):
@@ -133,8 +137,7 @@ RECIPES = Path(__file__).resolve().parent.parent / "examples" / "cluster"
 
 def _recipe_env(**extra) -> dict:
     # The console script `edgedeblur` beside this interpreter, as an installed image would have it.
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return dict(os.environ, PATH=path, OMP_NUM_THREADS="1", **extra)
+    return _env(PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **extra)
 
 
 def test_the_slurm_recipe_restores_every_file_once(tiny_model_dir, folder, tmp_path):

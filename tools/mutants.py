@@ -337,7 +337,7 @@ MUTANTS = [
     Mutant(
         "every torchrun rank prints its own summary",
         "src/edgedeblur_cli/cli/common.py",
-        '    return whole, int(os.environ.get("RANK", "0")) == 0\n',
+        "    return whole, shard_from_environment().index == 1\n",
         "    return whole, True\n",
         ("tests/test_sharding.py::test_two_processes_under_torchrun_write_what_one_writes",),
     ),

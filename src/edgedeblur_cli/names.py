@@ -2,7 +2,7 @@
 
 ``tests/test_models.py`` keeps ``ARCHITECTURES`` equal to the registry in ``models/`` and
 ``PUBLISHED`` equal to ``weights/manifest.json``; ``tests/test_degrade_real.py`` keeps
-``DEGRADATIONS`` equal to the seed's plus ``degrade_real.PRESETS``.
+``DEGRADATIONS`` equal to the seed's plus ``degradations.realistic.PRESETS``.
 """
 
 # Registered architectures (``create_model(name)``), in the registry's order.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 import click
 
 from ..names import DEFAULT_MODEL, PUBLISHED
-from ..files.sharding import Shard, parse_shard
+from ..files.sharding import Shard, parse_shard, shard_from_environment
 from .help import brief
 
 
@@ -109,7 +108,7 @@ def file_options(default_suffix: str, default_ext: str | None):
 
 
 def _device_option(ctx, param, value):
-    if os.environ.get("WORLD_SIZE", "1") in ("", "0", "1"):
+    if shard_from_environment() is None:
         return value  # alone: no torch import while parsing
     from ..restoring.ranks import rank_device
 
@@ -173,7 +172,7 @@ def run_file_command(ctx: Context, verb: str, files: FileArgs, make_process, bat
 def plan_command(files: FileArgs, extras=None):
     """(jobs of this process's share, its ``Shard`` or None): usage errors raise ``click.UsageError``."""
     from ..files.jobs import OutputPlan, UsageProblem, collect_inputs, plan_jobs
-    from ..files.sharding import in_shard, shard_from_environment
+    from ..files.sharding import in_shard
 
     shard = files.shard
     ranked = shard_from_environment()
@@ -229,7 +228,7 @@ def _whole_job(summary):
         return summary, True
     whole = Summary(sum(p.done for p in parts), sum(p.skipped for p in parts), sum(p.failed for p in parts))
     whole.results = [r for p in parts for r in p.results]
-    return whole, int(os.environ.get("RANK", "0")) == 0
+    return whole, shard_from_environment().index == 1
 
 
 def _report(ctx: Context, verb: str, files: FileArgs, summary, report, many: bool) -> None:

@@ -2,7 +2,7 @@
 
 ``restore --kernel/--motion/--gaussian/--defocus`` deconvolves every photo by the one kernel
 given; ``restore`` with the default model estimates a kernel per photo and deconvolves by it
-when the rule in ``kernel_path.BlindRule`` trusts it, else runs the networks as before.
+when the rule in ``deconvolution.route.BlindRule`` trusts it, else runs the networks as before.
 """
 
 from __future__ import annotations
@@ -82,13 +82,14 @@ def deconvolve_batch(prior, kernel, source: str, noise, compare: bool, images):
 
     outputs = []
     for image in images:
+        pixels = image.float_pixels()  # once: a converted copy of a big photo is not free
         try:
-            restored = deconvolve_pixels(image.float_pixels(), kernel, prior, noise, compressed=image.format in JPEG_FORMATS)
+            restored = deconvolve_pixels(pixels, kernel, prior, noise, compressed=image.format in JPEG_FORMATS)
         except KernelError as exc:  # e.g. larger than this photo: name the kernel the user gave
             raise KernelError(f"{source}: {exc}") from None
         out = {"main": image.with_pixels(restored), "details": {"route": "kernel", "kernel_size": list(kernel.shape)}}
         if compare:
-            out["compare"] = kernel_compare(image.float_pixels(), kernel, restored)
+            out["compare"] = kernel_compare(pixels, kernel, restored)
         outputs.append(out)
     return outputs
 
@@ -101,13 +102,14 @@ def auto_batch(network_batch, prior, noise, compare: bool, images):
     outputs: list = [None] * len(images)
     to_network = []
     for i, image in enumerate(images):
-        restored, estimate = route_photo(image.float_pixels(), prior, noise)
+        pixels = image.float_pixels()
+        restored, estimate = route_photo(pixels, prior, noise)
         if restored is None:
             to_network.append((i, estimate))
             continue
         out = {"main": image.with_pixels(restored), "details": _estimate_details(estimate, "kernel")}
         if compare:
-            out["compare"] = kernel_compare(image.float_pixels(), estimate.kernel, restored)
+            out["compare"] = kernel_compare(pixels, estimate.kernel, restored)
         outputs[i] = out
     if to_network:
         produced = network_batch([images[i] for i, _ in to_network])

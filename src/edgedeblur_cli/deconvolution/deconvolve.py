@@ -176,18 +176,20 @@ def deconvolve(
     noise: float | None = None,
     options: DeconvolutionOptions = DeconvolutionOptions(),
     progress: Callable[[int, int], None] = lambda done, total: None,
+    compressed: bool = False,
 ) -> torch.Tensor:
     """Deconvolve (N, 3, H, W) float in [0, 1] (CPU) by ``kernel`` -> (N, 3, H, W) in [0, 1].
 
     ``noise``: the noise sigma in [0, 1] units; None estimates it from the image (the first's
-    for a batch). Windows of ``options.tile`` pixels overlap by more than the kernel's extent.
+    for a batch), allowing for JPEG compression after the noise when ``compressed`` (the image
+    came from a JPEG file). Windows of ``options.tile`` pixels overlap by more than the kernel's extent.
     """
     n, _, h, w = image.shape
     kh, kw = kernel.shape
     if kh > h or kw > w:
         raise KernelError(f"the kernel ({kh}x{kw} px) is larger than the photo ({h}x{w} px)")
     k = kernel_tensor(kernel)
-    noise = float(estimate_noise(image[:1])[0]) if noise is None else noise
+    noise = float(estimate_noise(image[:1], compressed=compressed)[0]) if noise is None else noise
     extent = max(kh, kw)
     margin = extent + 16  # reflected context: the blur reaches one kernel extent into the frame
     overlap = extent + 48  # tiles: deconvolution's reach is about a kernel, the prior's 48 px more

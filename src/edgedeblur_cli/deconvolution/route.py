@@ -3,7 +3,7 @@
 - ``deconvolve_pixels``: one (H, W, 3) photo and its kernel -> the deconvolved photo, by
   half-quadratic splitting with the learned prior (``deconvolve.py``).
 - ``BlindRule`` / ``route_photo``: whether the default model trusts an estimated kernel
-  (``kernel_estimate.py``) enough to deconvolve by it instead of running the networks. A
+  (``estimate.py``) enough to deconvolve by it instead of running the networks. A
   clean, sharp or merely noisy photo must never go through deconvolution, so the rule asks
   for a kernel of real extent *and* one that explains the photo (re-blur residual).
 """
@@ -79,12 +79,7 @@ def deconvolve_pixels(
     ``noise``: sigma in [0, 1] units; None estimates it from the photo, allowing for JPEG
     compression after the noise when ``compressed`` (the photo came from a JPEG file).
     """
-    from ..models.prior_denoiser import estimate_noise
-
-    batch = _as_batch(pixels)
-    if noise is None and compressed:
-        noise = float(estimate_noise(batch, compressed=True)[0])
-    return deconvolve(batch, kernel, prior, noise, options)[0].permute(1, 2, 0).numpy()
+    return deconvolve(_as_batch(pixels), kernel, prior, noise, options, compressed=compressed)[0].permute(1, 2, 0).numpy()
 
 
 def _as_batch(pixels: np.ndarray) -> torch.Tensor:

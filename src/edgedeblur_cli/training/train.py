@@ -72,7 +72,7 @@ class TrainConfig:
     val_size: int = 1000
     seed: int = 0
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
-    degradation: str = "seed"  # seed (the study's blur + noise) | real (the realistic family, degrade_real.py)
+    degradation: str = "seed"  # seed (the study's blur + noise) | real (the realistic family, degradations/realistic.py)
     loss: str = "mse"  # mse | psnr (per-sample log MSE: clean and lightly degraded crops are not drowned out)
 
     def stages(self) -> list[str]:
