@@ -18,7 +18,7 @@ from PIL import Image
 from edgedeblur_cli.cli import main
 from edgedeblur_cli.deconvolution.deconvolve import DeconvolutionOptions, blur, deconvolve, wiener
 from edgedeblur_cli.deconvolution.estimate import estimate_kernel, kernel_agreement
-from edgedeblur_cli.deconvolution.route import PRIOR_MODEL, BlindRule, deconvolve_pixels, route_photo, takes_kernel_path
+from edgedeblur_cli.deconvolution.route import PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo, takes_kernel_path
 from edgedeblur_cli.deconvolution.kernels import KernelError, centered, defocus_kernel, gaussian_kernel, kernel_radius, motion_kernel, normalized, read_kernel
 from edgedeblur_cli.restoring.restore import load_model
 
@@ -151,6 +151,15 @@ def test_the_estimator_recovers_a_motion_kernel():
     estimate = estimate_kernel(blurred)
     assert kernel_agreement(estimate.kernel, kernel) > 0.8
     assert takes_kernel_path(estimate)
+
+
+@needs_photos
+def test_the_default_fits_the_kernel_to_regions_the_prior_denoised(prior):
+    kernel = motion_kernel(17, 30)
+    noisy = _blurred(_photo(3, 320), kernel, noise=0.02)
+    as_they_are = kernel_agreement(estimate_kernel(noisy).kernel, kernel)
+    denoised = estimate_for(noisy, prior)  # what the default and `edgedeblur kernel` use
+    assert kernel_agreement(denoised.kernel, kernel) > max(0.85, as_they_are + 0.1)
 
 
 @needs_photos

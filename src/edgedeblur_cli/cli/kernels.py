@@ -168,17 +168,24 @@ def kernel(files, raw, kernel_size, gamma):
     ctx = files.context()
     options = EstimationOptions(gamma=gamma, kernel_size=kernel_size | 1 if kernel_size else None)
 
-    def process(images):
-        from ..files.io import ImageData
-        from ..deconvolution.estimate import estimate_kernel
-        from ..deconvolution.kernels import kernel_image
+    def make_process():
+        from ..deconvolution.route import prior_denoiser
 
-        outputs = []
-        for image in images:
-            estimate = estimate_kernel(image.float_pixels(), options)
-            view = kernel_image(estimate.kernel, 1 if raw else max(1, 256 // estimate.kernel.shape[0]))
-            outputs.append({"main": ImageData(view[..., None].repeat(3, 2), grayscale=True), "details": _estimate_details(estimate, "kernel")})
-        return outputs
+        denoise = prior_denoiser(load_prior_or_exit(ctx, "cpu"))  # the fit is made on regions the prior denoised
+
+        def process(images):
+            from ..files.io import ImageData
+            from ..deconvolution.estimate import estimate_kernel
+            from ..deconvolution.kernels import kernel_image
+
+            outputs = []
+            for image in images:
+                estimate = estimate_kernel(image.float_pixels(), options, denoise)
+                view = kernel_image(estimate.kernel, 1 if raw else max(1, 256 // estimate.kernel.shape[0]))
+                outputs.append({"main": ImageData(view[..., None].repeat(3, 2), grayscale=True), "details": _estimate_details(estimate, "kernel")})
+            return outputs
+
+        return process, "cpu"
 
     def report(summary):
         if files.quiet:
@@ -188,4 +195,4 @@ def kernel(files, raw, kernel_size, gamma):
                 h, w = result["kernel_size"]
                 stderr(f"{result['input']}: kernel {h}x{w} px, radius {result['kernel_radius']:.1f} px, confidence {result['confidence']:.2f}")
 
-    run_file_command(ctx, "estimated", files, lambda: (process, "cpu"), 1, report=report)
+    run_file_command(ctx, "estimated", files, make_process, 1, report=report)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -49,6 +50,7 @@ class EstimationOptions:
     shock_steps: int = 3
     edges: str = "l0"  # how sharp edges are predicted: "l0" (L0 gradient latent) or "shock" (bilateral + shock filter)
     l0_weight: float = 4e-3  # L0 gradient weight of the latent image at the coarsest scale
+    l0_fine_weight: float = 1e-3  # ... and at the finest (geometric in between); measured: docs/research-log.md
 
 
 @dataclass
@@ -209,8 +211,15 @@ def _odd(value: float) -> int:
     return max(3, int(round(value)) // 2 * 2 + 1)
 
 
-def estimate_kernel(image: np.ndarray, options: EstimationOptions = EstimationOptions()) -> KernelEstimate:
+Denoiser = Callable[[np.ndarray], np.ndarray]  # (h, w, 3) float in [0, 1] -> the same, denoised
+
+
+def estimate_kernel(image: np.ndarray, options: EstimationOptions = EstimationOptions(), denoise: Denoiser | None = None) -> KernelEstimate:
     """Estimate the blur kernel of (H, W, 3) float RGB in [0, 1]; see the module docstring.
+
+    ``denoise``: applied to each analysed region first. Noise in the blurred gradients is
+    fitted as kernel specks; a learned denoiser (the deconvolution's prior) removes it and
+    keeps the blurred edges, which is all the fit needs (docs/research-log.md).
 
     The kernel is estimated on the photo's most edge-rich region; where a second region fits,
     on that one too, and the confidence is how well the two kernels agree (camera shake blurs
@@ -219,9 +228,10 @@ def estimate_kernel(image: np.ndarray, options: EstimationOptions = EstimationOp
     """
     sizes = [options.kernel_size] if options.kernel_size else [s for s in SIZES if s <= min(image.shape[:2]) // 2] or [SIZES[0]]
     regions = choose_regions(image, options.region, options.regions)
+    crops = [_crop(image, region, denoise) for region in regions]
     for size in sizes:
         sized = replace(options, kernel_size=size)
-        fits = [_estimate_region(image, region, sized) for region in regions]
+        fits = [_estimate_region(crop, clipped, sized) for crop, clipped in crops]
         if not _fills_window(fits[0][0]):
             break
     kernel, fit, residual = fits[0]
@@ -233,12 +243,20 @@ def estimate_kernel(image: np.ndarray, options: EstimationOptions = EstimationOp
     return KernelEstimate(kernel, confidence, kernel_radius(kernel), regions[0], details)
 
 
-def _estimate_region(image: np.ndarray, region: tuple[int, int, int, int], options: EstimationOptions) -> tuple[np.ndarray, float, float]:
-    """(kernel, fit confidence, re-blur residual) from one region, coarse to fine."""
-    top, left, rh, rw = region
-    crop = image[top : top + rh, left : left + rw]
+def _crop(image: np.ndarray, region: tuple[int, int, int, int], denoise: Denoiser | None) -> tuple[np.ndarray, np.ndarray]:
+    """(the region's pixels to fit, denoised if asked; its clipped pixels, judged before denoising)."""
+    top, left, height, width = region
+    crop = image[top : top + height, left : left + width, :3]
+    clipped = crop.max(2) >= SATURATED
+    return (crop if denoise is None else np.clip(denoise(crop), 0, 1).astype(np.float32)), clipped
+
+
+def _estimate_region(crop: np.ndarray, clipped: np.ndarray, options: EstimationOptions) -> tuple[np.ndarray, float, float]:
+    """(kernel, fit confidence, re-blur residual) from one (h, w, 3) region and its (h, w)
+    clipped pixels, coarse to fine."""
+    rh, rw = crop.shape[:2]
     blurred_full = luminance(crop, options.gamma)
-    saturated = cv2.dilate((crop[..., :3].max(2) >= SATURATED).astype(np.uint8), np.ones((options.kernel_size,) * 2, np.uint8)) > 0
+    saturated = cv2.dilate(clipped.astype(np.uint8), np.ones((options.kernel_size,) * 2, np.uint8)) > 0
     side = _odd(min(options.kernel_size, (min(rh, rw) // 2) | 1))
     scales = max(1, int(math.ceil(math.log(side / 5) / math.log(options.scale_step))) + 1)
     kernel = None
@@ -313,7 +331,7 @@ def _l0_rounds(blurred, kernel, side: int, keep: np.ndarray, options: Estimation
     """The rounds of one scale with an L0-gradient latent image; the weight relaxes towards the fine scales."""
     tapered = taper(blurred, side)
     bx, by = gradients(tapered)
-    weight = options.l0_weight * (0.5 + 0.5 * coarseness)
+    weight = options.l0_fine_weight * (options.l0_weight / options.l0_fine_weight) ** coarseness
     latent = tapered
     for _ in range(options.rounds):
         latent = l0_latent(tapered, kernel, weight, step=options.beta_step)

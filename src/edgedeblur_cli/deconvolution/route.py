@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .deconvolve import DeconvolutionOptions, deconvolve
-from .estimate import EstimationOptions, KernelEstimate, estimate_kernel
+from .estimate import Denoiser, EstimationOptions, KernelEstimate, estimate_kernel
 
 PRIOR_MODEL = "edgedeblur-prior"
 MIN_BLIND_SIDE = 96  # smaller photos hold too few edges to estimate a kernel: the networks' route
@@ -59,11 +59,24 @@ def reblur_residual(pixels: np.ndarray, estimate: KernelEstimate, prior: nn.Modu
     return float(residual.square().mean().sqrt()) / max(sigma, 1 / 255)
 
 
-def estimate_for(pixels: np.ndarray, options: EstimationOptions = EstimationOptions()) -> KernelEstimate | None:
-    """The kernel estimate of (H, W, 3) float in [0, 1], or None for a photo too small to judge."""
+def prior_denoiser(prior: nn.Module) -> Denoiser:
+    """The prior as a plain denoiser of (h, w, 3) float arrays, told the noise level it estimates:
+    the estimator fits the kernel to denoised regions (``estimate_kernel``)."""
+
+    def denoise(pixels: np.ndarray) -> np.ndarray:
+        device = next(prior.parameters()).device
+        with torch.inference_mode():
+            return prior(_as_batch(pixels).to(device)).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+
+    return denoise
+
+
+def estimate_for(pixels: np.ndarray, prior: nn.Module | None, options: EstimationOptions = EstimationOptions()) -> KernelEstimate | None:
+    """The kernel estimate of (H, W, 3) float in [0, 1], fitted to regions denoised by ``prior``
+    (None: as they are), or None for a photo too small to judge."""
     if min(pixels.shape[:2]) < MIN_BLIND_SIDE:
         return None
-    return estimate_kernel(pixels, options)
+    return estimate_kernel(pixels, options, None if prior is None else prior_denoiser(prior))
 
 
 def deconvolve_pixels(
@@ -100,7 +113,7 @@ def route_photo(
     (None, estimate or None): the caller runs the networks as before. ``estimate``: one
     already made (else the photo's is estimated here).
     """
-    estimate = estimate or estimate_for(pixels)
+    estimate = estimate or estimate_for(pixels, prior)
     if estimate is None or not takes_kernel_path(estimate, rule):
         return None, estimate
     estimate.details["reblur_residual"] = residual = reblur_residual(pixels, estimate, prior, noise)
