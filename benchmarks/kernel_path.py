@@ -130,16 +130,17 @@ def main() -> None:
             estimates.append(estimate_kernel(as_float(c.degraded), denoise=denoise))
             seconds.append(time.monotonic() - began)
         # The default's own decision (extent, then the re-blur residual), on the estimate just timed.
-        routed = [route_photo(as_float(c.degraded), prior, rule=rule, estimate=e) if min(c.degraded.shape[:2]) >= MIN_BLIND_SIDE else (None, e) for c, e in zip(cases, estimates)]
+        jpeg = "JPEG" in label  # as the command line reads a JPEG file's noise (``compressed``)
+        routed = [route_photo(as_float(c.degraded), prior, rule=rule, estimate=e, compressed=jpeg) if min(c.degraded.shape[:2]) >= MIN_BLIND_SIDE else (None, e) for c, e in zip(cases, estimates)]
         taken = [r[0] is not None for r in routed]
         default = [to_u8(r[0]) if r[0] is not None else n for r, n in zip(routed, networks)]
         accuracy_row = known and any(k in label for k in KERNEL_ROWS)
         if accuracy_row:  # deconvolved by the estimate whether or not the rule trusts it
-            blind = [to_u8(r[0]) if r[0] is not None else to_u8(deconvolve_pixels(as_float(c.degraded), e.kernel, prior)) for r, c, e in zip(routed, cases, estimates)]
+            blind = [to_u8(r[0]) if r[0] is not None else to_u8(deconvolve_pixels(as_float(c.degraded), e.kernel, prior, compressed=jpeg)) for r, c, e in zip(routed, cases, estimates)]
         cells = {"input": score([(c.degraded, c.sharp) for c in cases])}
         if known:
             ref_name, cells["Wiener, true kernel"] = classical("wiener", cases)
-            true_path = [to_u8(deconvolve_pixels(as_float(c.degraded), c.kernel.astype(np.float64), prior)) for c in cases]
+            true_path = [to_u8(deconvolve_pixels(as_float(c.degraded), c.kernel.astype(np.float64), prior, compressed=jpeg)) for c in cases]
             cells["--kernel (true)"] = score([(t, c.sharp) for t, c in zip(true_path, cases)])
         cells["networks (before)"] = score([(n, c.sharp) for n, c in zip(networks, cases)])
         cells["default (now)"] = score([(d, c.sharp) for d, c in zip(default, cases)])

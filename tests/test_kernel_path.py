@@ -284,3 +284,26 @@ def test_a_noisy_photo_saved_as_jpeg_is_not_made_worse(runner, tmp_path):
     restored = np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float32) / 255
     trusting = deconvolve_pixels(jpeg, kernel, load_model(PRIOR_MODEL, device="cpu"))  # the noise read from the finest band alone
     assert _psnr(restored, sharp) > _psnr(jpeg, sharp) > _psnr(trusting, sharp)
+
+
+@needs_photos
+def test_the_default_route_reads_a_jpeg_photos_noise_as_jpeg(prior):
+    """The same allowance on the default's kernel route: trusting the finest band alone, the
+    deconvolution of a noisy JPEG by its own (right) kernel comes out far worse than the photo."""
+    import io
+
+    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
+
+    kernel = motion_kernel(11, 30)
+    sharp = _photo(3, 192)
+    encoded = io.BytesIO()
+    Image.fromarray(np.round(_blurred(sharp, kernel, noise=0.02, seed=1) * 255).astype(np.uint8)).save(encoded, "JPEG", quality=90)
+    jpeg = np.asarray(Image.open(encoded), dtype=np.float32) / 255
+
+    def routed(compressed: bool) -> np.ndarray:
+        estimate = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 192, 192))
+        out, _ = route_photo(jpeg, prior, estimate=estimate, compressed=compressed)
+        assert out is not None
+        return out
+
+    assert _psnr(routed(True), sharp) > _psnr(jpeg, sharp) > _psnr(routed(False), sharp) + 3

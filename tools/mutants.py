@@ -307,6 +307,20 @@ MUTANTS = [
         ("tests/test_kernel_path.py::test_a_wrong_kernel_sends_the_photo_to_the_networks",),
     ),
     Mutant(
+        "the default fits the kernel to regions as they are, noise and all",
+        "src/edgedeblur_cli/deconvolution/route.py",
+        "    return estimate_kernel(pixels, options, None if prior is None else prior_denoiser(prior))",
+        "    return estimate_kernel(pixels, options, None)",
+        ("tests/test_kernel_path.py::test_the_default_fits_the_kernel_to_regions_the_prior_denoised",),
+    ),
+    Mutant(
+        "the default's route reads a JPEG photo's noise from the finest band alone",
+        "src/edgedeblur_cli/deconvolution/route.py",
+        "    return deconvolve_pixels(pixels, estimate.kernel, prior, noise, compressed=compressed), estimate",
+        "    return deconvolve_pixels(pixels, estimate.kernel, prior, noise), estimate",
+        ("tests/test_kernel_path.py::test_the_default_route_reads_a_jpeg_photos_noise_as_jpeg",),
+    ),
+    Mutant(
         "a negative kernel is accepted",
         "src/edgedeblur_cli/deconvolution/kernels.py",
         "    if (k < -1e-6 * max(float(np.abs(k).max()), 1e-12)).any():",

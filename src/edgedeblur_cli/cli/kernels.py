@@ -103,7 +103,7 @@ def auto_batch(network_batch, prior, noise, compare: bool, images):
     to_network = []
     for i, image in enumerate(images):
         pixels = image.float_pixels()
-        restored, estimate = route_photo(pixels, prior, noise)
+        restored, estimate = route_photo(pixels, prior, noise, compressed=image.format in JPEG_FORMATS)
         if restored is None:
             to_network.append((i, estimate))
             continue

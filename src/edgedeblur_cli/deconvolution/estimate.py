@@ -50,7 +50,7 @@ class EstimationOptions:
     shock_steps: int = 3
     edges: str = "l0"  # how sharp edges are predicted: "l0" (L0 gradient latent) or "shock" (bilateral + shock filter)
     l0_weight: float = 4e-3  # L0 gradient weight of the latent image at the coarsest scale
-    l0_fine_weight: float = 1e-3  # ... and at the finest (geometric in between); measured: docs/research-log.md
+    l0_fine_weight: float = 2e-3  # ... and at the finest (linear in between); lower measured no better: docs/research-log.md
 
 
 @dataclass
@@ -331,7 +331,7 @@ def _l0_rounds(blurred, kernel, side: int, keep: np.ndarray, options: Estimation
     """The rounds of one scale with an L0-gradient latent image; the weight relaxes towards the fine scales."""
     tapered = taper(blurred, side)
     bx, by = gradients(tapered)
-    weight = options.l0_fine_weight * (options.l0_weight / options.l0_fine_weight) ** coarseness
+    weight = options.l0_fine_weight + (options.l0_weight - options.l0_fine_weight) * coarseness
     latent = tapered
     for _ in range(options.rounds):
         latent = l0_latent(tapered, kernel, weight, step=options.beta_step)

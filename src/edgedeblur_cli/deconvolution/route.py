@@ -33,9 +33,9 @@ class BlindRule:
     explain the photo, and leaves a residual several times the noise. Chosen on training
     photos: ``benchmarks/kernel_rule.py``."""
 
-    min_radius: float = 4.0
+    min_radius: float = 2.4
     min_confidence: float = 0.2
-    max_residual: float = 1.0
+    max_residual: float = 1.1
 
 
 def takes_kernel_path(estimate: KernelEstimate, rule: BlindRule = BlindRule()) -> bool:
@@ -43,15 +43,16 @@ def takes_kernel_path(estimate: KernelEstimate, rule: BlindRule = BlindRule()) -
     return estimate.radius >= rule.min_radius and estimate.confidence >= rule.min_confidence
 
 
-def reblur_residual(pixels: np.ndarray, estimate: KernelEstimate, prior: nn.Module, noise: float | None = None) -> float:
+def reblur_residual(pixels: np.ndarray, estimate: KernelEstimate, prior: nn.Module, noise: float | None = None, compressed: bool = False) -> float:
     """RMS of (region deconvolved by the kernel, blurred again) - region, over the noise sigma:
-    about 1 or below for a kernel that explains the photo, several for a wrong one."""
+    about 1 or below for a kernel that explains the photo, several for a wrong one.
+    ``compressed``: the photo came from a JPEG file (see ``deconvolve_pixels``)."""
     from .deconvolve import blur
     from ..models.prior_denoiser import estimate_noise
 
     top, left, h, w = estimate.region
     region = _as_batch(pixels[top : top + h, left : left + w])
-    sigma = float(estimate_noise(region)[0]) if noise is None else noise
+    sigma = float(estimate_noise(region, compressed=compressed)[0]) if noise is None else noise
     restored = deconvolve(region, estimate.kernel, prior, sigma)
     reblurred = blur(restored, torch.from_numpy(estimate.kernel).float())
     m = max(estimate.kernel.shape) // 2 + 4  # the frame's own border is not the kernel's fault
@@ -106,20 +107,22 @@ def route_photo(
     noise: float | None = None,
     rule: BlindRule = BlindRule(),
     estimate: KernelEstimate | None = None,
+    compressed: bool = False,
 ) -> tuple[np.ndarray | None, KernelEstimate | None]:
     """The default's kernel route for one (H, W, 3) float photo in [0, 1].
 
     Returns (deconvolved photo, estimate) when the estimated kernel is trusted, else
     (None, estimate or None): the caller runs the networks as before. ``estimate``: one
-    already made (else the photo's is estimated here).
+    already made (else the photo's is estimated here). ``compressed``: the photo came from a
+    JPEG file, whose noise is read allowing for that (``deconvolve_pixels``).
     """
     estimate = estimate or estimate_for(pixels, prior)
     if estimate is None or not takes_kernel_path(estimate, rule):
         return None, estimate
-    estimate.details["reblur_residual"] = residual = reblur_residual(pixels, estimate, prior, noise)
+    estimate.details["reblur_residual"] = residual = reblur_residual(pixels, estimate, prior, noise, compressed)
     if residual > rule.max_residual:
         return None, estimate
-    return deconvolve_pixels(pixels, estimate.kernel, prior, noise), estimate
+    return deconvolve_pixels(pixels, estimate.kernel, prior, noise, compressed=compressed), estimate
 
 
 def restore_default(
