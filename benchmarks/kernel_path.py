@@ -102,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--photos", type=int, default=40)
-    parser.add_argument("--rows", help="only rows whose label contains this text")
+    parser.add_argument("--rows", action="append", help="only rows whose label contains this text (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -119,7 +119,7 @@ def main() -> None:
     results, accuracy = [], []
     started = time.monotonic()
     for label, make_cases in ROWS:
-        if args.rows and args.rows not in label:
+        if args.rows and not any(text in label for text in args.rows):
             continue
         cases = make_cases(photos, args.seed)
         known = cases[0].kernel is not None

@@ -3,7 +3,7 @@
 For every photo of a family of inputs drawn from the BSDS500 *training* photos (clean, noisy,
 the seed's blur, Gaussian and defocus blur, linear motion, camera shake; never the test
 photos), the kernel is estimated once and both routes are run: the networks (edgedeblur-auto)
-and deconvolution by the estimated kernel. A rule (least kernel radius, least confidence, most re-blur residual over the noise)
+and deconvolution by the estimated kernel. A rule (least kernel radius, most fill, least confidence, most re-blur residual over the noise)
 and the re-blur residual (``kernel_path.reblur_residual``) sends a photo down the kernel route
 (every route scored up to a shift of 5 px, see ``psnr``); the grid point with the best mean gain wins among those
 that never send a clean or merely noisy photo there and leave every kind of input better than
@@ -26,6 +26,7 @@ import torch
 from edgedeblur_cli.training.data import list_images, load_photos
 from edgedeblur_cli.degradations.realistic import disk_kernel, gaussian_kernel, linear_motion_kernel
 from edgedeblur_cli.deconvolution.estimate import estimate_kernel
+from edgedeblur_cli.deconvolution.kernels import kernel_fill
 from edgedeblur_cli.deconvolution.route import PRIOR_MODEL, deconvolve_pixels, prior_denoiser, reblur_residual
 from edgedeblur_cli.restoring.restore import load_model, restore_image
 
@@ -38,6 +39,7 @@ FAMILY = [  # (label, case maker, may take the kernel route)
     ("noise 0.02", synthetic(lambda s, rng: (s + 0.02 * rng.standard_normal(s.shape).astype(np.float32), None)), False),
     ("seed's", seed_degradation(), True),
     ("Gaussian 1.5", blur_plus_noise(lambda rng: gaussian_kernel(1.5, 1.5, 0.0, 11), 0.01), True),
+    ("Gaussian 3", blur_plus_noise(lambda rng: gaussian_kernel(3.0, 3.0, 0.0, 25), 0.01), True),
     ("defocus 3", blur_plus_noise(lambda rng: disk_kernel(3.0), 0.01), True),
     ("motion 9", blur_plus_noise(lambda rng: linear_motion_kernel(9, rng.uniform(0, np.pi)), 0.01), True),
     ("shake 13-27", blur_plus_noise(lambda rng: shake_kernel_of_extent(rng, 13, 27), 0.01), True),
@@ -45,6 +47,7 @@ FAMILY = [  # (label, case maker, may take the kernel route)
 RADII = (1.0, 1.5, 2.0, 2.4, 2.6, 3.0, 4.0, 5.0)
 CONFIDENCES = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 RESIDUALS = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5, 2.0, 1e9)
+FILLS = (1.0, 1.5, 2.0, 2.5, 1e9)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -81,10 +84,10 @@ def measure(args) -> list:
             net = psnr(restore_image(case.degraded, network), case.sharp)
             deconvolved = psnr(to_u8(deconvolve_pixels(pixels, estimate.kernel, prior)), case.sharp)
             residual = reblur_residual(pixels, estimate, prior)
-            rows.append((label, allowed, estimate.radius, estimate.confidence, psnr(case.degraded, case.sharp), net, deconvolved, residual))
+            rows.append((label, allowed, estimate.radius, estimate.confidence, psnr(case.degraded, case.sharp), net, deconvolved, residual, kernel_fill(estimate.kernel)))
         mine = [r for r in rows if r[0] == label]
         print(f"{label:<12} radius {np.median([r[2] for r in mine]):4.1f}  confidence {np.median([r[3] for r in mine]):.2f}  "
-              f"residual {np.median([r[7] for r in mine]):.2f}  input {np.mean([r[4] for r in mine]):5.2f}  networks {np.mean([r[5] for r in mine]):5.2f}  kernel {np.mean([r[6] for r in mine]):5.2f}", flush=True)
+              f"residual {np.median([r[7] for r in mine]):.2f}  fill {np.median([r[8] for r in mine]):.2f}  input {np.mean([r[4] for r in mine]):5.2f}  networks {np.mean([r[5] for r in mine]):5.2f}  kernel {np.mean([r[6] for r in mine]):5.2f}", flush=True)
     return rows
 
 
@@ -99,9 +102,9 @@ def choose(rows: list) -> None:
     the mean MSE of the kind, as the benchmarks score a row)."""
     kinds = list(dict.fromkeys(r[0] for r in rows))
     allowed_kinds = {r[0]: r[1] for r in rows}
-    best = None
-    for radius, confidence, residual in itertools.product(RADII, CONFIDENCES, RESIDUALS):
-        taken = [r[2] >= radius and r[3] >= confidence and r[7] <= residual for r in rows]
+    scored = {}
+    for radius, confidence, residual, fill in itertools.product(RADII, CONFIDENCES, RESIDUALS, FILLS):
+        taken = [r[2] >= radius and r[3] >= confidence and r[7] <= residual and r[8] <= fill for r in rows]
         if any(t and not r[1] for t, r in zip(taken, rows)):
             continue
         out = [r[6] if t else r[5] for t, r in zip(taken, rows)]
@@ -109,16 +112,23 @@ def choose(rows: list) -> None:
         if any(mse_db([o for o, r in zip(out, rows) if r[0] == k]) < mse_db([r[4] for r in rows if r[0] == k]) for k in kinds if allowed_kinds[k]):
             continue
         gain = float(np.mean([o - r[4] for o, r in zip(out, rows) if r[1]]))  # over the kinds that may take it
-        if best is None or gain > best[0] + 1e-9:
-            best = (gain, radius, confidence, residual, sum(taken))
-    if best is None:
+        scored[(radius, confidence, residual, fill)] = (gain, sum(taken))
+    if not scored:
         print("no rule meets the constraints")
         return
-    gain, radius, confidence, residual, taken = best
-    print(f"chosen: radius >= {radius}, confidence >= {confidence}, re-blur residual <= {residual} x noise: mean gain {gain:+.3f} dB over the input, {taken} of {len(rows)} photos by kernel")
+    top = max(gain for gain, _ in scored.values())
+    ties = [point for point, (gain, _) in scored.items() if gain > top - 1e-9]
+    # Many thresholds often give the same photos: take the tied point nearest the middle of the
+    # tied values (counted in grid steps), a margin on both sides of each threshold.
+    levels = [sorted(set(values)) for values in zip(*ties)]
+    off_centre = lambda point: sum(abs(lv.index(v) - (len(lv) - 1) / 2) for lv, v in zip(levels, point))  # noqa: E731
+    radius, confidence, residual, fill = min(ties, key=off_centre)
+    gain, taken = scored[(radius, confidence, residual, fill)]
+    print(f"tied best: radius {sorted(set(t[0] for t in ties))}, confidence {sorted(set(t[1] for t in ties))}, residual {sorted(set(t[2] for t in ties))}, fill {sorted(set(t[3] for t in ties))}")
+    print(f"chosen: radius >= {radius}, fill <= {fill}, confidence >= {confidence}, re-blur residual <= {residual} x noise: mean gain {gain:+.3f} dB over the input, {taken} of {len(rows)} photos by kernel")
     networks_only = float(np.mean([r[5] - r[4] for r in rows if r[1]]))
     print(f"(the networks alone: {networks_only:+.3f} dB)")
-    taken = [r[2] >= radius and r[3] >= confidence and r[7] <= residual for r in rows]
+    taken = [r[2] >= radius and r[3] >= confidence and r[7] <= residual and r[8] <= fill for r in rows]
     for k in kinds:
         mine = [(t, r) for t, r in zip(taken, rows) if r[0] == k]
         out = [r[6] if t else r[5] for t, r in mine]

@@ -171,15 +171,18 @@ def test_a_sharp_photo_gets_a_near_delta_kernel_and_the_networks_route(prior):
     assert deconvolved is None  # untouched by deconvolution: the networks' route, as before
 
 
-def test_the_rule_needs_extent_and_its_confidence():
+def test_the_rule_needs_a_path_of_real_extent_and_its_confidence():
     from edgedeblur_cli.deconvolution.estimate import KernelEstimate
 
     line = motion_kernel(13, 0)
     wide = KernelEstimate(line, confidence=0.9, radius=kernel_radius(line), region=(0, 0, 1, 1))
     unsure = KernelEstimate(line, confidence=0.1, radius=kernel_radius(line), region=(0, 0, 1, 1))
     point = KernelEstimate(np.ones((1, 1)), confidence=1.0, radius=0.0, region=(0, 0, 1, 1))
+    blob = gaussian_kernel(3.0)  # as wide as the line, but a blob: the networks' kind of blur
+    wide_blob = KernelEstimate(blob, confidence=0.9, radius=kernel_radius(blob), region=(0, 0, 1, 1))
     rule = BlindRule(min_radius=2.0, min_confidence=0.5)
     assert takes_kernel_path(wide, rule) and not takes_kernel_path(unsure, rule) and not takes_kernel_path(point, rule)
+    assert kernel_radius(blob) > kernel_radius(line) and not takes_kernel_path(wide_blob, rule)
 
 
 @needs_photos

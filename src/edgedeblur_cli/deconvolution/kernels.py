@@ -127,6 +127,16 @@ def kernel_radius(kernel: np.ndarray) -> float:
     return float(math.sqrt((k * ((y - cy) ** 2 + (x - cx) ** 2)).sum()))
 
 
+def kernel_fill(kernel: np.ndarray, floor: float = 0.05) -> float:
+    """How much of its own second-moment disc the kernel covers: its entries above ``floor`` x
+    peak over pi radius^2. Under 1 for a path (a line of length L: about 12 / (pi L)), 2-3 for
+    a blob (a disc, a Gaussian); 0 for a delta."""
+    radius = kernel_radius(kernel)
+    if radius <= 0:
+        return 0.0
+    return float((kernel > floor * kernel.max()).sum()) / (math.pi * radius**2)
+
+
 def kernel_image(kernel: np.ndarray, scale: int = 1) -> np.ndarray:
     """(h*scale, w*scale) float32 in [0, 1] for viewing: the kernel over its peak, enlarged by nearest neighbour."""
     view = (kernel / max(float(kernel.max()), 1e-12)).astype(np.float32)

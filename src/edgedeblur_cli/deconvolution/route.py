@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .deconvolve import DeconvolutionOptions, deconvolve
+from .kernels import kernel_fill
 from .estimate import Denoiser, EstimationOptions, KernelEstimate, estimate_kernel
 
 PRIOR_MODEL = "edgedeblur-prior"
@@ -27,20 +28,24 @@ MIN_BLIND_SIDE = 96  # smaller photos hold too few edges to estimate a kernel: t
 @dataclass(frozen=True)
 class BlindRule:
     """Deconvolve by an estimated kernel only when its second-moment radius is at least
-    ``min_radius`` pixels (a delta is 0, a 9 px line 2.6), its confidence at least
+    ``min_radius`` pixels (a delta is 0, a 9 px line 2.6), it is a path rather than a blob
+    (``kernel_fill`` at most ``max_fill``: motion and shake are paths, 0.3-1.7 as estimated
+    here; Gaussian and defocus blur are blobs, 2.7-3.1, which the networks restore better than
+    deconvolution by an estimate of them), its confidence at least
     ``min_confidence``, and the estimation region, deconvolved by it and blurred again, comes
     back within ``max_residual`` times the photo's noise of what it was: a wrong kernel cannot
     explain the photo, and leaves a residual several times the noise. Chosen on training
     photos: ``benchmarks/kernel_rule.py``."""
 
-    min_radius: float = 2.4
-    min_confidence: float = 0.2
+    min_radius: float = 2.0
+    max_fill: float = 1.5
+    min_confidence: float = 0.3
     max_residual: float = 1.1
 
 
 def takes_kernel_path(estimate: KernelEstimate, rule: BlindRule = BlindRule()) -> bool:
-    """The cheap half of the rule: a kernel of real extent and a confident fit."""
-    return estimate.radius >= rule.min_radius and estimate.confidence >= rule.min_confidence
+    """The cheap half of the rule: a path-like kernel of real extent and a confident fit."""
+    return estimate.radius >= rule.min_radius and kernel_fill(estimate.kernel) <= rule.max_fill and estimate.confidence >= rule.min_confidence
 
 
 def reblur_residual(pixels: np.ndarray, estimate: KernelEstimate, prior: nn.Module, noise: float | None = None, compressed: bool = False) -> float:
