@@ -35,7 +35,7 @@ def kernel_options(func):
                      help="Noise std on [0, 1] pixels for deconvolution  [default: estimated from each photo]."),
         click.option("--estimate-kernel/--no-estimate-kernel", default=False, show_default=True,
                      help="With the default model: estimate each photo's blur kernel and deconvolve by it when the rule "
-                          "trusts it (experimental: off until the estimator is reliable; see the README)."),
+                          "trusts it (experimental, off by default: it can send a noisy photo to deconvolution; see the README)."),
     ]
     for option in reversed(options):
         func = option(func)

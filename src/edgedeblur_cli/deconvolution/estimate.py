@@ -1,7 +1,7 @@
 """Blind kernel estimation from predicted sharp edges (Pan et al. 2014; Cho & Lee 2009, Xu & Jia 2010).
 
-Coarse to fine over a pyramid, on the regions of the photo richest in edges. At each scale,
-a few rounds of:
+Coarse to fine over a pyramid, on the regions of the photo richest in edges, denoised first
+when a denoiser is given (the default passes its learned prior). At each scale, a few rounds of:
 
 1. predict the sharp image's edges: by default a latent image with an L0 gradient prior
    (sharp, piecewise flat; ``edges="l0"``); or Cho & Lee's bilateral + shock filter on the
