@@ -76,7 +76,7 @@ def measure(args) -> list:
     network = load_model("edgedeblur-auto", device="cpu")
     prior = load_model(PRIOR_MODEL, device="cpu")
     denoise = prior_denoiser(prior)  # as the default estimates: on regions the prior denoised
-    rows = []  # (label, may take it, radius, confidence, input dB, networks dB, kernel dB, residual)
+    rows = []  # (label, may take it, radius, confidence, input dB, networks dB, kernel dB, residual, fill)
     for label, make, allowed in FAMILY:
         for case in make(photos, 1):
             pixels = case.degraded.astype(np.float32) / 255
