@@ -295,14 +295,14 @@ MUTANTS = [
     Mutant(
         "the default deconvolves every photo whatever its kernel",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "    return estimate.radius >= rule.min_radius and estimate.confidence >= rule.min_confidence",
+        "    return estimate.radius >= rule.min_radius and estimate.fill <= rule.max_fill and estimate.confidence >= rule.min_confidence",
         "    return True",
         ("tests/test_kernel_path.py::test_a_sharp_photo_gets_a_near_delta_kernel_and_the_networks_route", "tests/test_kernel_path.py::test_the_rule_needs_a_path_of_real_extent_and_its_confidence"),
     ),
     Mutant(
         "the default deconvolves blobs (Gaussian, defocus) as well as paths",
         "src/edgedeblur_cli/deconvolution/route.py",
-        " and kernel_fill(estimate.kernel) <= rule.max_fill",
+        " and estimate.fill <= rule.max_fill",
         "",
         ("tests/test_kernel_path.py::test_the_rule_needs_a_path_of_real_extent_and_its_confidence",),
     ),

@@ -121,10 +121,8 @@ def auto_batch(network_batch, prior, noise, compare: bool, images):
 def _estimate_details(estimate, route: str) -> dict:
     if estimate is None:
         return {"route": route}
-    from ..deconvolution.kernels import kernel_fill
-
     details = {"route": route, "kernel_size": list(estimate.kernel.shape), "kernel_radius": round(estimate.radius, 2),
-               "kernel_fill": round(kernel_fill(estimate.kernel), 2), "confidence": round(estimate.confidence, 3)}
+               "kernel_fill": round(estimate.fill, 2), "confidence": round(estimate.confidence, 3)}
     if "reblur_residual" in estimate.details:
         details["reblur_residual"] = round(estimate.details["reblur_residual"], 3)
     return details

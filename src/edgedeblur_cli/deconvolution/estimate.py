@@ -23,7 +23,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .kernels import centered, kernel_radius
+from .kernels import centered, kernel_fill, kernel_radius
 
 SATURATED = 0.97  # pixels this bright (any channel) break the convolution model
 SIZES = (27, 47, 79)  # kernel sides tried in turn when none is given
@@ -63,6 +63,12 @@ class KernelEstimate:
     radius: float
     region: tuple[int, int, int, int]
     details: dict = field(default_factory=dict)
+
+    @property
+    def fill(self) -> float:
+        """How much of its own second-moment disc the kernel covers (``kernels.kernel_fill``):
+        a path (motion, shake) well under 2, a blob (Gaussian, defocus) near 3."""
+        return kernel_fill(self.kernel)
 
 
 def luminance(image: np.ndarray, gamma: float = 1.0) -> np.ndarray:

@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from .deconvolve import DeconvolutionOptions, deconvolve
-from .kernels import kernel_fill
 from .estimate import Denoiser, EstimationOptions, KernelEstimate, estimate_kernel
 
 PRIOR_MODEL = "edgedeblur-prior"
@@ -45,7 +44,7 @@ class BlindRule:
 
 def takes_kernel_path(estimate: KernelEstimate, rule: BlindRule = BlindRule()) -> bool:
     """The cheap half of the rule: a path-like kernel of real extent and a confident fit."""
-    return estimate.radius >= rule.min_radius and kernel_fill(estimate.kernel) <= rule.max_fill and estimate.confidence >= rule.min_confidence
+    return estimate.radius >= rule.min_radius and estimate.fill <= rule.max_fill and estimate.confidence >= rule.min_confidence
 
 
 def reblur_residual(pixels: np.ndarray, estimate: KernelEstimate, prior: nn.Module, noise: float | None = None, compressed: bool = False) -> float:
