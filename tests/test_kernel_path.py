@@ -212,6 +212,21 @@ def test_a_wrong_kernel_sends_the_photo_to_the_networks(prior):
     assert route_photo(blurred, prior, estimate=right)[0] is not None
 
 
+@needs_photos
+def test_a_kernel_that_explains_more_than_the_noise_allows_is_refused(prior):
+    """The residual's lower bound: a kernel fitted to grain reproduces the photo to well under
+    its noise. Here the right kernel, but the photo's noise said to be 3x what it is: the fit
+    is then too good for the noise, as a fit to grain is, and the networks take the photo."""
+    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
+
+    kernel = motion_kernel(17, 30)
+    blurred = _blurred(_photo(6, 160), kernel, noise=0.01)
+    right = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
+    assert route_photo(blurred, prior, estimate=right)[0] is not None  # the noise estimated: taken
+    assert route_photo(blurred, prior, noise=0.03, estimate=right)[0] is None
+    assert right.details["reblur_residual"] < BlindRule().min_residual
+
+
 # ---------------------------------------------------------------- the command line
 
 

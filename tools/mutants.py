@@ -309,9 +309,16 @@ MUTANTS = [
     Mutant(
         "the default deconvolves whatever the re-blur residual",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "    if residual > rule.max_residual:\n",
+        "    if not rule.min_residual <= residual <= rule.max_residual:\n",
         "    if False:\n",
         ("tests/test_kernel_path.py::test_a_wrong_kernel_sends_the_photo_to_the_networks",),
+    ),
+    Mutant(
+        "the default trusts a kernel that explains the photo better than its noise allows (fitted to grain)",
+        "src/edgedeblur_cli/deconvolution/route.py",
+        "    if not rule.min_residual <= residual <= rule.max_residual:\n",
+        "    if not residual <= rule.max_residual:\n",
+        ("tests/test_kernel_path.py::test_a_kernel_that_explains_more_than_the_noise_allows_is_refused",),
     ),
     Mutant(
         "the default fits the kernel to regions as they are, noise and all",
