@@ -26,7 +26,8 @@ import numpy as np
 from .kernels import centered, kernel_fill, kernel_radius
 
 SATURATED = 0.97  # pixels this bright (any channel) break the convolution model
-SIZES = (27, 47, 79)  # kernel sides tried in turn when none is given
+SIZES = (35, 59, 95)  # kernel sides tried in turn when none is given: room around the kernel, as it moves while fitted
+GROW_MASS = 0.1  # share of the kernel in its window's outer pixels that asks for the next size
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class EstimationOptions:
     scale_step: float = math.sqrt(2)
     gamma: float = 1.0
     latent_weight: float = 2e-3
-    kernel_weight: float = 0.1
+    kernel_weight: float = 0.2  # Tikhonov weight of the kernel fit, relative to the edges' mean power
     beta_step: float = 4.0  # growth of the L0 splitting weight per inner step
     edge_share: float = 0.02  # strongest share of gradients kept per orientation at first, x1.1 per round
     useful_min: float = 0.25  # r-map threshold
@@ -286,9 +287,11 @@ def _estimate_region(crop: np.ndarray, clipped: np.ndarray, options: EstimationO
 
 
 def _fills_window(kernel: np.ndarray, border: int = 2) -> bool:
-    """Whether the kernel reaches the outer ``border`` pixels of its window: the blur may be larger."""
+    """Whether a real share of the kernel lies in the outer ``border`` pixels of its window: the
+    blur may be larger. A few specks of fitted noise there are not enough (GROW_MASS): grown on
+    them, the search reached windows several times the blur and fitted noise."""
     inner = kernel[border:-border, border:-border].sum()
-    return bool(kernel.sum() - inner > 0.01)
+    return bool(kernel.sum() - inner > GROW_MASS)
 
 
 def _shock_rounds(blurred, latent, kernel, side: int, keep: np.ndarray, options: EstimationOptions):
