@@ -39,11 +39,11 @@ class BlindRule:
     the prior keeps grain as detail, which no blur would have let through. Chosen on training
     photos: ``benchmarks/kernel_rule.py``."""
 
-    min_radius: float = 2.0
+    min_radius: float = 2.4
     max_fill: float = 1.5
     min_confidence: float = 0.5
     min_residual: float = 0.6
-    max_residual: float = 1.1
+    max_residual: float = 1.0
 
 
 def takes_kernel_path(estimate: KernelEstimate, rule: BlindRule = BlindRule()) -> bool:
