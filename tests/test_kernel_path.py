@@ -153,6 +153,19 @@ def test_the_estimator_recovers_a_motion_kernel():
     assert takes_kernel_path(estimate)
 
 
+def test_the_size_search_grows_on_a_kernels_mass_not_on_specks():
+    """A window is grown when a real share of the kernel lies on its border, not for a few
+    specks of fitted noise there (which grew windows to several times the blur)."""
+    from edgedeblur_cli.deconvolution.estimate import fills_window
+
+    specks = np.zeros((35, 35))
+    specks[17, 10:25] = 0.97 / 15  # a 15 px line well inside...
+    specks[0, 3], specks[34, 30], specks[20, 1] = 0.01, 0.01, 0.01  # ...and 3% of specks on the border
+    cut = np.zeros((35, 35))
+    cut[17, :] = 1 / 35  # a line cut by the window: a fifth of it lies in the outer pixels
+    assert not fills_window(specks) and fills_window(cut)
+
+
 @needs_photos
 def test_the_default_fits_the_kernel_to_regions_the_prior_denoised(prior):
     kernel = motion_kernel(17, 30)

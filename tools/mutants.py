@@ -293,6 +293,13 @@ MUTANTS = [
         ("tests/test_kernel_path.py::test_the_estimator_recovers_a_motion_kernel",),
     ),
     Mutant(
+        "the size search grows on a few specks of noise on the window's border",
+        "src/edgedeblur_cli/deconvolution/estimate.py",
+        "    return bool(kernel.sum() - inner > GROW_MASS)",
+        "    return bool(kernel.sum() - inner > 0.01)",
+        ("tests/test_kernel_path.py::test_the_size_search_grows_on_a_kernels_mass_not_on_specks",),
+    ),
+    Mutant(
         "the default deconvolves every photo whatever its kernel",
         "src/edgedeblur_cli/deconvolution/route.py",
         "    return estimate.radius >= rule.min_radius and estimate.fill <= rule.max_fill and estimate.confidence >= rule.min_confidence",

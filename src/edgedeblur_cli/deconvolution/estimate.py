@@ -239,7 +239,7 @@ def estimate_kernel(image: np.ndarray, options: EstimationOptions = EstimationOp
     for size in sizes:
         sized = replace(options, kernel_size=size)
         fits = [_estimate_region(crop, clipped, sized) for crop, clipped in crops]
-        if not _fills_window(fits[0][0]):
+        if not fills_window(fits[0][0]):
             break
     kernel, fit, residual = fits[0]
     if len(fits) > 1:
@@ -286,7 +286,7 @@ def _estimate_region(crop: np.ndarray, clipped: np.ndarray, options: EstimationO
     return kernel, fit, residual
 
 
-def _fills_window(kernel: np.ndarray, border: int = 2) -> bool:
+def fills_window(kernel: np.ndarray, border: int = 2) -> bool:
     """Whether a real share of the kernel lies in the outer ``border`` pixels of its window: the
     blur may be larger. A few specks of fitted noise there are not enough (GROW_MASS): grown on
     them, the search reached windows several times the blur and fitted noise."""
