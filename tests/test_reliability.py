@@ -151,6 +151,9 @@ def _spawn_restore(folder: Path, out: Path, model: Path) -> subprocess.Popen:
         [sys.executable, "-m", "edgedeblur_cli", "restore", str(folder), "-o", str(out), "--weights", str(model), "--device", "cpu", "--batch-size", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # Ctrl-C as at a terminal: a shell starts background jobs (`pytest &`, `nohup ... &`) with
+        # SIGINT ignored, the child inherits that, and Python then never raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
