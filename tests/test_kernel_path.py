@@ -166,6 +166,15 @@ def test_the_size_search_grows_on_a_kernels_mass_not_on_specks():
     assert not fills_window(specks) and fills_window(cut)
 
 
+def test_the_kernel_commands_help_names_the_sizes_searched(runner):
+    """The help spells the sizes out (the command line does not import the estimator to start);
+    they must be the ones the search tries."""
+    from edgedeblur_cli.deconvolution.estimate import SIZES
+
+    result = runner.invoke(main, ["kernel", "--help-all"])
+    assert " then ".join(str(s) for s in SIZES) in " ".join(result.output.split())
+
+
 @needs_photos
 def test_the_default_fits_the_kernel_to_regions_the_prior_denoised(prior):
     kernel = motion_kernel(17, 30)

@@ -155,7 +155,7 @@ Examples:
 @file_options("_kernel", "png")
 @click.option("--raw", is_flag=True, help="Write the kernel at its own size (1 px per entry), not enlarged for viewing.",
               **brief("The kernel at its own size, not enlarged."))
-@click.option("--kernel-size", type=click.IntRange(5, 151), help="Kernel side sought, px  [default: searched, 35 then 59 then 95 while the kernel fills its window].")
+@click.option("--kernel-size", type=click.IntRange(5, 151), help="Kernel side sought, px  [default: searched, 35 then 59 then 95 while a tenth of the kernel lies on its window's border].")
 @click.option("--gamma", type=click.FloatRange(1, 3), default=1.0, show_default=True,
               help="Fit in linear light, undoing this display gamma first (2.2 for camera JPEGs).")
 def kernel(files, raw, kernel_size, gamma):

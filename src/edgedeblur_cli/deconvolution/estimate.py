@@ -36,7 +36,7 @@ class EstimationOptions:
     rounds: rounds per scale. gamma: undo this display gamma before fitting (2.2 for camera
     JPEGs blurred in linear light; 1 fits blur applied to sRGB values)."""
 
-    kernel_size: int | None = None  # None: searched, growing through SIZES while the kernel fills its window
+    kernel_size: int | None = None  # None: searched, growing through SIZES while ``fills_window``
     region: int = 320
     regions: int = 2  # regions estimated on; their agreement is the confidence
     rounds: int = 6
