@@ -20,6 +20,7 @@ from edgedeblur_cli.deconvolution.deconvolve import DeconvolutionOptions, blur, 
 from edgedeblur_cli.deconvolution.estimate import estimate_kernel, kernel_agreement
 from edgedeblur_cli.deconvolution.route import PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo, takes_kernel_path
 from edgedeblur_cli.deconvolution.kernels import KernelError, centered, defocus_kernel, gaussian_kernel, kernel_radius, motion_kernel, normalized, read_kernel
+from edgedeblur_cli.device import native_bfloat16
 from edgedeblur_cli.restoring.restore import load_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -139,6 +140,26 @@ def test_tiled_deconvolution_matches_the_whole(prior):
     whole = deconvolve(image, kernel, prior, 0.01, DeconvolutionOptions(tile=1024))
     tiled = deconvolve(image, kernel, prior, 0.01, DeconvolutionOptions(tile=64))
     assert (whole - tiled).abs().mean() < 2e-3
+
+
+@needs_photos
+def test_the_prior_in_bfloat16_deconvolves_as_float32_does(prior):
+    sharp = _photo(3)
+    kernel = _shake()
+    image = torch.from_numpy(_blurred(sharp, kernel)).permute(2, 0, 1)[None]
+    single = deconvolve(image, kernel, prior, 0.01, DeconvolutionOptions(precision="float32"))
+    half = deconvolve(image, kernel, prior, 0.01, DeconvolutionOptions(precision="bfloat16"))
+    assert (single - half).abs().max() > 0  # bfloat16 did run
+    assert (single - half).abs().mean() < 1 / 255
+    as_photo = lambda t: t[0].permute(1, 2, 0).numpy()  # noqa: E731
+    assert abs(_psnr(as_photo(half), sharp) - _psnr(as_photo(single), sharp)) < 0.1
+
+
+def test_precision_is_checked_and_bfloat16_is_native_only_on_a_cpu_that_has_it():
+    with pytest.raises(ValueError, match="precision"):
+        DeconvolutionOptions(precision="float16")
+    assert not native_bfloat16(torch.device("cuda"))
+    assert native_bfloat16(torch.device("cpu")) == (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
 
 
 # ---------------------------------------------------------------- blind estimation and the default's route

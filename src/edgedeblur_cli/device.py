@@ -23,3 +23,12 @@ def pick_device(name: str) -> torch.device:
 
 def _mps_available() -> bool:
     return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 convolutions natively (a CPU with AMX or AVX512-BF16),
+    so autocasting a network to it halves its time; elsewhere bfloat16 is emulated, slower."""
+    if device.type != "cpu":
+        return False
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(check is not None and check() for check in checks)

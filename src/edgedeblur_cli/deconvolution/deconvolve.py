@@ -26,8 +26,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .kernels import KernelError, gaussian_kernel
+from ..device import native_bfloat16
 from ..models.prior_denoiser import estimate_noise
+from ..restoring.allocator import release_free_memory
 from ..restoring.tiling import blend_window, tile_grid
+
+
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -36,16 +41,22 @@ class DeconvolutionOptions:
     25/255 measured as good or better here, in 5/8 of the time: docs/research-log.md).
     noise_floor: least noise level assumed (8-bit rounding alone is 0.29/255).
     tile: largest window side deconvolved at once, pixels (plus the kernel's margins); the
-    prior runs over it in tiles of ``prior_tile`` pixels."""
+    prior runs over it in tiles of ``prior_tile`` pixels.
+    precision: the prior's arithmetic: ``float32``, ``bfloat16``, or ``auto``: bfloat16 where
+    the CPU computes it natively (AMX, AVX512-BF16: half the time, the same photos to a
+    fraction of a dB, docs/benchmarks.md), float32 elsewhere. The FFT steps stay float32."""
 
     iterations: int = 5
     start_sigma: float = 25 / 255
     weight: float = 0.23
     noise_floor: float = 0.5 / 255
-    tile: int = 1024
+    tile: int = 1536
     prior_tile: int = 512
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         if self.tile < 64:
@@ -97,11 +108,10 @@ def pad_periodic(image: torch.Tensor, kernel: torch.Tensor, margin: int, extra: 
     if soft.shape[0] <= min(h, w) and kernel.shape[0] <= h and kernel.shape[1] <= w:
         smooth = blur_circular(blur_circular(padded, kernel), soft)
     else:
-        smooth = padded.mean((-2, -1), keepdim=True).expand_as(padded)
+        smooth = padded.mean((-2, -1), keepdim=True).expand_as(padded).clone()
     fade_h = _fade(h, margin, margin + extra_h).to(image)
     fade_w = _fade(w, margin, margin + extra_w).to(image)
-    alpha = fade_h[:, None] * fade_w[None, :]
-    return alpha * padded + (1 - alpha) * smooth
+    return smooth.lerp_(padded, fade_h[:, None] * fade_w[None, :])  # in place: alpha * padded + (1 - alpha) * smooth
 
 
 def _fade(length: int, before: int, after: int) -> torch.Tensor:
@@ -135,13 +145,24 @@ def split_deconvolve(blurred: torch.Tensor, kernel: torch.Tensor, prior: nn.Modu
     device = next(prior.parameters()).device
     y = blurred.to(device)
     otf = kernel_otf(kernel.to(device), h, w)
-    numerator = torch.fft.rfft2(y) * otf.conj()
+    numerator = torch.fft.rfft2(y).mul_(otf.conj())
     power = otf.abs().square()
+    del otf
     z = y
     for sigma, alpha in split_schedule(noise, options):
-        x = torch.fft.irfft2((numerator + alpha * torch.fft.rfft2(z)) / (power + alpha), s=(h, w))
-        z = denoise_in_tiles(prior, x, sigma, options.prior_tile)
-    return z.float().cpu()
+        # In place: a window's spectra are its largest arrays, and memory bounds the tile size.
+        spectrum = torch.fft.rfft2(z).mul_(alpha).add_(numerator).div_(power + alpha)
+        x = torch.fft.irfft2(spectrum, s=(h, w))
+        del spectrum
+        with prior_autocast(device, options.precision):
+            z = denoise_in_tiles(prior, x, sigma, options.prior_tile).float()
+    return z.cpu()
+
+
+def prior_autocast(device: torch.device, precision: str) -> torch.autocast:
+    """The context the prior runs in: bfloat16 autocast when asked, or when ``auto`` and the CPU has it natively."""
+    wanted = precision == "bfloat16" or (precision == "auto" and native_bfloat16(device))
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=wanted)
 
 
 class _AtLevel(nn.Module):
@@ -154,7 +175,7 @@ class _AtLevel(nn.Module):
         self.tile_overlap = int(getattr(prior, "tile_overlap", 64))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.prior(x, torch.full((x.shape[0],), self.sigma, device=x.device))
+        return self.prior(x, torch.full((x.shape[0],), self.sigma, device=x.device)).float()
 
 
 def denoise_in_tiles(prior: nn.Module, image: torch.Tensor, sigma: float, tile: int) -> torch.Tensor:
@@ -193,7 +214,7 @@ def deconvolve(
     extent = max(kh, kw)
     margin = extent + 16  # reflected context: the blur reaches one kernel extent into the frame
     overlap = extent + 48  # tiles: deconvolution's reach is about a kernel, the prior's 48 px more
-    context = 2 * extent + 64  # real neighbours around each tile: a window's own border rings inwards
+    context = window_context(extent)
     size = max(options.tile, 2 * overlap + 32)
     tile_h, tops = tile_grid(h, size, overlap, 1)
     tile_w, lefts = tile_grid(w, size, overlap, 1)
@@ -212,9 +233,16 @@ def deconvolve(
             win = blend_window(tile_h, overlap, t == tops[0], t == tops[-1])[:, None] * blend_window(tile_w, overlap, l == lefts[0], l == lefts[-1])[None, :]
             result[:, :, t : t + tile_h, l : l + tile_w].addcmul_(piece, win)
             weight[t : t + tile_h, l : l + tile_w] += win
+            del out, piece
+            release_free_memory()  # windows' freed buffers would otherwise pile up in the heap
             done += 1
             progress(done, total)
     return result.div_(weight).clamp_(0, 1)
+
+
+def window_context(extent: int) -> int:
+    """Real neighbours kept around each tile, pixels: a window's own (padded) border rings inwards."""
+    return 2 * extent + 64
 
 
 def _window(image: torch.Tensor, kernel: torch.Tensor, prior: nn.Module, noise: float, options: DeconvolutionOptions, margin: int) -> torch.Tensor:

@@ -61,7 +61,8 @@ def reblur_residual(pixels: np.ndarray, estimate: KernelEstimate, prior: nn.Modu
     top, left, h, w = estimate.region
     region = _as_batch(pixels[top : top + h, left : left + w])
     sigma = float(estimate_noise(region, compressed=compressed)[0]) if noise is None else noise
-    restored = deconvolve(region, estimate.kernel, prior, sigma)
+    # float32 whatever the CPU: the rule's residual bounds were chosen on float32 deconvolutions.
+    restored = deconvolve(region, estimate.kernel, prior, sigma, DeconvolutionOptions(precision="float32"))
     reblurred = blur(restored, torch.from_numpy(estimate.kernel).float())
     m = max(estimate.kernel.shape) // 2 + 4  # the frame's own border is not the kernel's fault
     residual = (reblurred - region)[..., m : h - m, m : w - m]
