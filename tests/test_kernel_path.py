@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -18,7 +19,7 @@ from PIL import Image
 from edgedeblur_cli.cli import main
 from edgedeblur_cli.deconvolution.deconvolve import DeconvolutionOptions, blur, deconvolve, wiener
 from edgedeblur_cli.deconvolution.estimate import estimate_kernel, kernel_agreement
-from edgedeblur_cli.deconvolution.route import PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo, takes_kernel_path
+from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo, takes_kernel_path
 from edgedeblur_cli.deconvolution.kernels import KernelError, centered, defocus_kernel, gaussian_kernel, kernel_radius, motion_kernel, normalized, read_kernel
 from edgedeblur_cli.device import native_bfloat16
 from edgedeblur_cli.restoring.restore import load_model
@@ -155,6 +156,23 @@ def test_the_prior_in_bfloat16_deconvolves_as_float32_does(prior):
     assert abs(_psnr(as_photo(half), sharp) - _psnr(as_photo(single), sharp)) < 0.1
 
 
+@needs_photos
+def test_a_kernel_a_little_off_rings_less_deconvolved_as_if_noisier(prior):
+    """Why the blind route deconvolves at 1.5x the noise: an estimate is a little off (here
+    softer than the truth, as estimates run), and the prior's extra smoothing beats the ringing."""
+    for index in (1, 4):
+        sharp = _photo(index)
+        kernel = _shake()
+        blurred = _blurred(sharp, kernel)
+        softer = normalized(cv2.GaussianBlur(kernel, (0, 0), 0.7))
+        as_given = _psnr(deconvolve_pixels(blurred, softer, prior), sharp)
+        doubted = _psnr(deconvolve_pixels(blurred, softer, prior, options=BLIND_DECONVOLUTION), sharp)
+        assert doubted > as_given + 0.2
+    assert BLIND_DECONVOLUTION.noise_scale > 1
+    with pytest.raises(ValueError, match="noise_scale"):
+        DeconvolutionOptions(noise_scale=0)
+
+
 def test_precision_is_checked_and_bfloat16_is_native_only_on_a_cpu_that_has_it():
     with pytest.raises(ValueError, match="precision"):
         DeconvolutionOptions(precision="float16")
@@ -252,7 +270,9 @@ def test_a_wrong_kernel_sends_the_photo_to_the_networks(prior):
     wrong = KernelEstimate(wrong_kernel, 1.0, kernel_radius(wrong_kernel), (0, 0, 160, 160))
     right = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
     assert route_photo(blurred, prior, estimate=wrong)[0] is None
-    assert route_photo(blurred, prior, estimate=right)[0] is not None
+    taken = route_photo(blurred, prior, estimate=right)[0]
+    assert taken is not None
+    np.testing.assert_array_equal(taken, deconvolve_pixels(blurred, kernel, prior, options=BLIND_DECONVOLUTION))  # an estimate is doubted
 
 
 @needs_photos
@@ -350,7 +370,8 @@ def test_a_noisy_photo_saved_as_jpeg_is_not_made_worse(runner, tmp_path):
 @needs_photos
 def test_the_default_route_reads_a_jpeg_photos_noise_as_jpeg(prior):
     """The same allowance on the default's kernel route: trusting the finest band alone, the
-    deconvolution of a noisy JPEG by its own (right) kernel comes out far worse than the photo."""
+    deconvolution of a noisy JPEG by its own (right) kernel comes out dBs worse (30.9 -> 28.5 here;
+    worse than the photo itself before the route doubted its kernels, ``BLIND_DECONVOLUTION``)."""
     import io
 
     from edgedeblur_cli.deconvolution.estimate import KernelEstimate
@@ -367,4 +388,6 @@ def test_the_default_route_reads_a_jpeg_photos_noise_as_jpeg(prior):
         assert out is not None
         return out
 
-    assert _psnr(routed(True), sharp) > _psnr(jpeg, sharp) > _psnr(routed(False), sharp) + 3
+    aware, trusting = _psnr(routed(True), sharp), _psnr(routed(False), sharp)
+    assert aware > _psnr(jpeg, sharp) + 2
+    assert aware > trusting + 1

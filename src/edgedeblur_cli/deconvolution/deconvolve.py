@@ -40,6 +40,10 @@ class DeconvolutionOptions:
     """iterations / start_sigma / weight: the splitting schedule (DPIR: 8, 49/255, 0.23; 5 and
     25/255 measured as good or better here, in 5/8 of the time: docs/research-log.md).
     noise_floor: least noise level assumed (8-bit rounding alone is 0.29/255).
+    noise_scale: the noise level assumed is this many times the photo's. 1 for a kernel known
+    exactly; the blind route deconvolves by its estimates at 1.5 (``route.BLIND_DECONVOLUTION``):
+    the prior's extra smoothing keeps an estimate's small errors from ringing (training photos
+    with camera shake: +3.71 -> +4.26 dB, docs/research-log.md).
     tile: largest window side deconvolved at once, pixels (plus the kernel's margins); the
     prior runs over it in tiles of ``prior_tile`` pixels.
     precision: the prior's arithmetic: ``float32``, ``bfloat16``, or ``auto``: bfloat16 where
@@ -50,6 +54,7 @@ class DeconvolutionOptions:
     start_sigma: float = 25 / 255
     weight: float = 0.23
     noise_floor: float = 0.5 / 255
+    noise_scale: float = 1.0
     tile: int = 1536
     prior_tile: int = 512
     precision: str = "auto"
@@ -57,6 +62,8 @@ class DeconvolutionOptions:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.noise_scale <= 0:
+            raise ValueError(f"noise_scale must be > 0, got {self.noise_scale}")
         if self.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         if self.tile < 64:
@@ -132,7 +139,7 @@ def wiener(image: torch.Tensor, kernel: torch.Tensor, nsr: float) -> torch.Tenso
 
 def split_schedule(noise: float, options: DeconvolutionOptions) -> list[tuple[float, float]]:
     """(denoiser sigma, data weight alpha) per iteration: sigma log-spaced from start to noise."""
-    noise = max(noise, options.noise_floor)
+    noise = max(noise * options.noise_scale, options.noise_floor)
     end = min(noise, options.start_sigma)
     sigmas = np.geomspace(options.start_sigma, end, options.iterations) if options.iterations > 1 else np.array([end])
     return [(float(s), options.weight * noise**2 / float(s) ** 2) for s in sigmas]

@@ -22,6 +22,9 @@ from .estimate import Denoiser, EstimationOptions, KernelEstimate, estimate_kern
 
 PRIOR_MODEL = "edgedeblur-prior"
 MIN_BLIND_SIDE = 96  # smaller photos hold too few edges to estimate a kernel: the networks' route
+# An estimated kernel is a little off; deconvolved as if the photo were 1.5x as noisy, it rings
+# less (training photos with camera shake, research log 2026-12-05). A given kernel keeps 1.
+BLIND_DECONVOLUTION = DeconvolutionOptions(noise_scale=1.5)
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ def route_photo(
     estimate.details["reblur_residual"] = residual = reblur_residual(pixels, estimate, prior, noise, compressed)
     if not rule.min_residual <= residual <= rule.max_residual:
         return None, estimate
-    return deconvolve_pixels(pixels, estimate.kernel, prior, noise, compressed=compressed), estimate
+    return deconvolve_pixels(pixels, estimate.kernel, prior, noise, BLIND_DECONVOLUTION, compressed), estimate
 
 
 def restore_default(
