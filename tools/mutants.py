@@ -267,8 +267,8 @@ MUTANTS = [
     Mutant(
         "deconvolution ignores the learned prior (plain Wiener-like data steps)",
         "src/edgedeblur_cli/deconvolution/deconvolve.py",
-        "        z = denoise_in_tiles(prior, x, sigma, options.prior_tile)\n",
-        "        z = x\n",
+        "            z = denoise_in_tiles(prior, x, sigma, options.prior_tile).float()\n",
+        "            z = x\n",
         ("tests/test_kernel_path.py::test_known_kernel_beats_wiener_with_the_same_kernel",),
     ),
     Mutant(
@@ -281,15 +281,15 @@ MUTANTS = [
     Mutant(
         "tiles are deconvolved without real neighbours as context",
         "src/edgedeblur_cli/deconvolution/deconvolve.py",
-        "    context = 2 * extent + 64",
-        "    context = 0",
+        "    return 2 * extent + 64",
+        "    return 0",
         ("tests/test_kernel_path.py::test_tiled_deconvolution_matches_the_whole",),
     ),
     Mutant(
         "the estimator's kernel solve drops the blurred gradients of one direction",
         "src/edgedeblur_cli/deconvolution/estimate.py",
-        "    spectrum = (np.conj(fpx) * fbx + np.conj(fpy) * fby) / (power + weight * power.mean())",
-        "    spectrum = (np.conj(fpx) * fbx) / (power + weight * power.mean())",
+        "    spectrum = (np.conj(fpx) * fbx + np.conj(fpy) * fby) / (power + weight * mean_power)",
+        "    spectrum = (np.conj(fpx) * fbx) / (power + weight * mean_power)",
         ("tests/test_kernel_path.py::test_the_estimator_recovers_a_motion_kernel",),
     ),
     Mutant(
@@ -337,9 +337,30 @@ MUTANTS = [
     Mutant(
         "the default's route reads a JPEG photo's noise from the finest band alone",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "    return deconvolve_pixels(pixels, estimate.kernel, prior, noise, compressed=compressed), estimate",
-        "    return deconvolve_pixels(pixels, estimate.kernel, prior, noise), estimate",
+        "    return deconvolve_pixels(pixels, estimate.kernel, prior, noise, BLIND_DECONVOLUTION, compressed), estimate",
+        "    return deconvolve_pixels(pixels, estimate.kernel, prior, noise, BLIND_DECONVOLUTION), estimate",
         ("tests/test_kernel_path.py::test_the_default_route_reads_a_jpeg_photos_noise_as_jpeg",),
+    ),
+    Mutant(
+        "the blind route deconvolves by its estimates as if they were exact",
+        "src/edgedeblur_cli/deconvolution/route.py",
+        "BLIND_DECONVOLUTION = DeconvolutionOptions(noise_scale=1.5)",
+        "BLIND_DECONVOLUTION = DeconvolutionOptions()",
+        ("tests/test_kernel_path.py::test_a_kernel_a_little_off_rings_less_deconvolved_as_if_noisier",),
+    ),
+    Mutant(
+        "the deconvolution ignores noise_scale",
+        "src/edgedeblur_cli/deconvolution/deconvolve.py",
+        "    noise = max(noise * options.noise_scale, options.noise_floor)",
+        "    noise = max(noise, options.noise_floor)",
+        ("tests/test_kernel_path.py::test_a_kernel_a_little_off_rings_less_deconvolved_as_if_noisier",),
+    ),
+    Mutant(
+        "the prior never runs in bfloat16",
+        "src/edgedeblur_cli/deconvolution/deconvolve.py",
+        "    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=wanted)",
+        "    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=False)",
+        ("tests/test_kernel_path.py::test_the_prior_in_bfloat16_deconvolves_as_float32_does",),
     ),
     Mutant(
         "a negative kernel is accepted",
