@@ -28,7 +28,7 @@ import torch
 from edgedeblur_cli.training.data import list_images, load_photos
 from edgedeblur_cli.degradations.realistic import NOISE_ONLY, blur, degrade_real, disk_kernel, gaussian_kernel, linear_motion_kernel
 from edgedeblur_cli.deconvolution.estimate import estimate_kernel
-from edgedeblur_cli.deconvolution.route import PRIOR_MODEL, deconvolve_pixels, prior_denoiser, reblur_residual
+from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, PRIOR_MODEL, deconvolve_pixels, prior_denoiser, reblur_residual
 from edgedeblur_cli.restoring.restore import load_model, restore_image
 
 from kernel_path import shifted_mse
@@ -116,7 +116,7 @@ def measure(args) -> list:
             pixels = case.degraded.astype(np.float32) / 255
             estimate = estimate_kernel(pixels, denoise=denoise)
             net = psnr(restore_image(case.degraded, network), case.sharp)
-            deconvolved = psnr(to_u8(deconvolve_pixels(pixels, estimate.kernel, prior)), case.sharp)
+            deconvolved = psnr(to_u8(deconvolve_pixels(pixels, estimate.kernel, prior, options=BLIND_DECONVOLUTION, compressed=compressed)), case.sharp)  # as the route does
             residual = reblur_residual(pixels, estimate, prior, compressed=compressed)
             rows.append((label, allowed, estimate.radius, estimate.confidence, psnr(case.degraded, case.sharp), net, deconvolved, residual, estimate.fill))
         mine = [r for r in rows if r[0] == label]

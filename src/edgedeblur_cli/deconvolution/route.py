@@ -44,7 +44,7 @@ class BlindRule:
 
     min_radius: float = 2.4
     max_fill: float = 1.5
-    min_confidence: float = 0.5
+    min_confidence: float = 0.4
     min_residual: float = 0.6
     max_residual: float = 1.0
 
