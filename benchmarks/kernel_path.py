@@ -40,7 +40,7 @@ from PIL import Image
 from edgedeblur_cli.training.data import list_images, load_photos
 from edgedeblur_cli.degradations.realistic import blur, disk_kernel, gaussian_kernel, linear_motion_kernel
 from edgedeblur_cli.deconvolution.estimate import estimate_kernel
-from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, MIN_BLIND_SIDE, PRIOR_MODEL, BlindRule, deconvolve_pixels, prior_denoiser, route_photo
+from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, MIN_BLIND_SIDE, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, prior_denoiser, route_photo
 from edgedeblur_cli.restoring.restore import load_model, restore_image
 
 from realworld import DEFAULT_DATA, SHARED, Case, blur_plus_noise, cell, classical, real_noise_cases, score, seed_degradation, shake_kernel_of_extent, synthetic, to_u8
@@ -127,12 +127,12 @@ def main() -> None:
         known = cases[0].kernel is not None
         networks = [to_u8(as_float(restore_image(c.degraded, network))) for c in cases]
         estimates, seconds = [], []
+        jpeg = "JPEG" in label  # as the command line reads a JPEG file's noise (``compressed``)
         for c in cases:
-            began = time.monotonic()
-            estimates.append(estimate_kernel(as_float(c.degraded), denoise=denoise))
+            began = time.monotonic()  # as the default estimates (every candidate setting, the sharpest kept)
+            estimates.append(estimate_for(as_float(c.degraded), prior, compressed=jpeg) or estimate_kernel(as_float(c.degraded), denoise=denoise))
             seconds.append(time.monotonic() - began)
         # The default's own decision (extent, then the re-blur residual), on the estimate just timed.
-        jpeg = "JPEG" in label  # as the command line reads a JPEG file's noise (``compressed``)
         routed = [route_photo(as_float(c.degraded), prior, rule=rule, estimate=e, compressed=jpeg) if min(c.degraded.shape[:2]) >= MIN_BLIND_SIDE else (None, e) for c, e in zip(cases, estimates)]
         taken = [r[0] is not None for r in routed]
         default = [to_u8(r[0]) if r[0] is not None else n for r, n in zip(routed, networks)]

@@ -28,7 +28,7 @@ import torch
 from edgedeblur_cli.training.data import list_images, load_photos
 from edgedeblur_cli.degradations.realistic import NOISE_ONLY, blur, degrade_real, disk_kernel, gaussian_kernel, linear_motion_kernel
 from edgedeblur_cli.deconvolution.estimate import estimate_kernel
-from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, PRIOR_MODEL, deconvolve_pixels, prior_denoiser, reblur_residual
+from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, PRIOR_MODEL, deconvolve_pixels, estimate_for, prior_denoiser, reblur_residual
 from edgedeblur_cli.restoring.restore import load_model, restore_image
 
 from kernel_path import shifted_mse
@@ -114,11 +114,12 @@ def measure(args) -> list:
             continue
         for case in make(photos, 1):
             pixels = case.degraded.astype(np.float32) / 255
-            estimate = estimate_kernel(pixels, denoise=denoise)
+            estimate = estimate_for(pixels, prior, compressed=compressed) or estimate_kernel(pixels, denoise=denoise)  # as the default estimates
+            judged = estimate.details.get("first_setting", estimate)  # the rule judges the first setting's estimate
             net = psnr(restore_image(case.degraded, network), case.sharp)
             deconvolved = psnr(to_u8(deconvolve_pixels(pixels, estimate.kernel, prior, options=BLIND_DECONVOLUTION, compressed=compressed)), case.sharp)  # as the route does
-            residual = reblur_residual(pixels, estimate, prior, compressed=compressed)
-            rows.append((label, allowed, estimate.radius, estimate.confidence, psnr(case.degraded, case.sharp), net, deconvolved, residual, estimate.fill))
+            residual = reblur_residual(pixels, judged, prior, compressed=compressed)
+            rows.append((label, allowed, judged.radius, judged.confidence, psnr(case.degraded, case.sharp), net, deconvolved, residual, judged.fill))
         mine = [r for r in rows if r[0] == label]
         print(f"{label:<12} radius {np.median([r[2] for r in mine]):4.1f}  confidence {np.median([r[3] for r in mine]):.2f}  "
               f"residual {np.median([r[7] for r in mine]):.2f}  fill {np.median([r[8] for r in mine]):.2f}  input {np.mean([r[4] for r in mine]):5.2f}  networks {np.mean([r[5] for r in mine]):5.2f}  kernel {np.mean([r[6] for r in mine]):5.2f}", flush=True)

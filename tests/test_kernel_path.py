@@ -19,7 +19,7 @@ from PIL import Image
 from edgedeblur_cli.cli import main
 from edgedeblur_cli.deconvolution.deconvolve import DeconvolutionOptions, blur, deconvolve, wiener
 from edgedeblur_cli.deconvolution.estimate import estimate_kernel, kernel_agreement
-from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo, takes_kernel_path
+from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, CANDIDATES, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo, takes_kernel_path
 from edgedeblur_cli.deconvolution.kernels import KernelError, centered, defocus_kernel, gaussian_kernel, kernel_radius, motion_kernel, normalized, read_kernel
 from edgedeblur_cli.device import native_bfloat16
 from edgedeblur_cli.restoring.restore import load_model
@@ -223,6 +223,53 @@ def test_the_default_fits_the_kernel_to_regions_the_prior_denoised(prior):
     assert kernel_agreement(denoised.kernel, kernel) > max(0.85, as_they_are + 0.1)
 
 
+def test_blur_makes_gradients_less_sparse():
+    """Krishnan's L1/L2 of the gradients: a sharp photo's are sparse, blur spreads them, and the
+    measure ignores contrast."""
+    from edgedeblur_cli.deconvolution.choose import normalized_sparsity
+
+    yy, xx = np.mgrid[:96, :96]
+    sharp = ((xx // 16 + yy // 24) % 2).astype(np.float32)[..., None].repeat(3, 2) * 0.8 + 0.1
+    blurred = _blurred(sharp, motion_kernel(9, 30), noise=0)
+    assert normalized_sparsity(sharp) < normalized_sparsity(blurred)
+    assert np.isclose(normalized_sparsity(sharp), normalized_sparsity(0.5 * sharp), rtol=1e-5)
+    assert normalized_sparsity(np.full((8, 8), 0.5)) == 1.0  # flat: no gradients to judge
+
+
+@needs_photos
+def test_the_sharpest_deconvolution_chooses_the_right_kernel(prior):
+    from edgedeblur_cli.deconvolution.choose import sharpest
+    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
+
+    kernel = motion_kernel(17, 30)
+    blurred = _blurred(_photo(6, 160), kernel)
+    right, wrong, none = (KernelEstimate(k, 1.0, kernel_radius(k), (0, 0, 160, 160)) for k in (kernel, motion_kernel(17, 120), np.ones((1, 1))))
+
+    def deconvolve_region(crop, k):
+        return deconvolve_pixels(crop, k, prior, options=BLIND_DECONVOLUTION)
+
+    assert sharpest(blurred, [wrong, right, none], deconvolve_region) == 1
+    assert sharpest(blurred, [right, none, wrong], deconvolve_region) == 0
+
+
+@needs_photos
+def test_the_default_keeps_the_sharpest_of_its_candidate_estimates(prior):
+    """Each candidate setting is estimated; the one kept is the estimate of its own setting."""
+    from dataclasses import replace
+
+    from edgedeblur_cli.deconvolution.estimate import EstimationOptions
+    from edgedeblur_cli.deconvolution.route import prior_denoiser
+
+    blurred = _blurred(_photo(3, 320), motion_kernel(17, 30))
+    candidates = ({"kernel_size": 11}, {}, {"l0_weight": 8e-3})  # the first too small for a 17 px line
+    estimate = estimate_for(blurred, prior, candidates=candidates)
+    chosen = estimate.details["candidate"]
+    assert chosen != 0
+    alone = estimate_kernel(blurred, replace(EstimationOptions(), **candidates[chosen]), prior_denoiser(prior))
+    np.testing.assert_array_equal(estimate.kernel, alone.kernel)
+    assert len(CANDIDATES) > 1 and CANDIDATES[0] == {}
+
+
 @needs_photos
 def test_a_sharp_photo_gets_a_near_delta_kernel_and_the_networks_route(prior):
     sharp = _photo(4, 320)
@@ -276,6 +323,25 @@ def test_a_wrong_kernel_sends_the_photo_to_the_networks(prior):
 
 
 @needs_photos
+def test_the_rule_judges_the_first_settings_estimate_and_the_route_uses_the_sharpest(prior):
+    """The rule was chosen on the first setting's estimates: it decides on those, and a photo it
+    takes is deconvolved by the kernel the candidates chose."""
+    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
+
+    kernel = motion_kernel(17, 30)
+    blurred = _blurred(_photo(6, 160), kernel)
+    region = (0, 0, 160, 160)
+    right = KernelEstimate(kernel, 1.0, kernel_radius(kernel), region)
+    point = KernelEstimate(np.ones((1, 1)), 1.0, 0.0, region)  # no blur: the networks' photo
+    refused = KernelEstimate(kernel, 1.0, kernel_radius(kernel), region, {"first_setting": point})
+    assert route_photo(blurred, prior, estimate=refused)[0] is None
+    softer = motion_kernel(15, 30)
+    taken = KernelEstimate(softer, 1.0, kernel_radius(softer), region, {"first_setting": right})
+    restored = route_photo(blurred, prior, estimate=taken)[0]
+    np.testing.assert_array_equal(restored, deconvolve_pixels(blurred, softer, prior, options=BLIND_DECONVOLUTION))
+
+
+@needs_photos
 def test_a_kernel_that_explains_more_than_the_noise_allows_is_refused(prior):
     """The residual's lower bound: a kernel fitted to grain reproduces the photo to well under
     its noise. Here the right kernel, but the photo's noise said to be 3x what it is: the fit
@@ -308,6 +374,8 @@ def test_restore_with_a_kernel_file_and_the_kernel_command(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "kernel" in result.stderr and "confidence" in result.stderr
     assert (tmp_path / "shaken_kernel.png").is_file()
+    result = runner.invoke(main, ["kernel", str(tmp_path / "shaken.png"), "--raw", "--json", "--overwrite"])
+    assert json.loads(result.stdout)["results"][0]["candidate"] in range(len(CANDIDATES))  # as the default estimates
 
 
 @pytest.mark.parametrize(

@@ -125,6 +125,8 @@ def _estimate_details(estimate, route: str) -> dict:
                "kernel_fill": round(estimate.fill, 2), "confidence": round(estimate.confidence, 3)}
     if "reblur_residual" in estimate.details:
         details["reblur_residual"] = round(estimate.details["reblur_residual"], 3)
+    if "candidate" in estimate.details:  # which estimator setting gave the kernel (``route.CANDIDATES``)
+        details["candidate"] = estimate.details["candidate"]
     return details
 
 
@@ -170,18 +172,19 @@ def kernel(files, raw, kernel_size, gamma):
     options = EstimationOptions(gamma=gamma, kernel_size=kernel_size | 1 if kernel_size else None)
 
     def make_process():
-        from ..deconvolution.route import prior_denoiser
-
-        denoise = prior_denoiser(load_prior_or_exit(ctx, "cpu"))  # the fit is made on regions the prior denoised
+        prior = load_prior_or_exit(ctx, "cpu")  # fits on regions it denoised, chooses by its deconvolutions
 
         def process(images):
             from ..files.io import ImageData
             from ..deconvolution.estimate import estimate_kernel
             from ..deconvolution.kernels import kernel_image
+            from ..deconvolution.route import estimate_for, prior_denoiser
 
             outputs = []
             for image in images:
-                estimate = estimate_kernel(image.float_pixels(), options, denoise)
+                pixels = image.float_pixels()
+                # As the default route estimates; a photo too small for the route, with the first setting alone.
+                estimate = estimate_for(pixels, prior, options, compressed=image.format in JPEG_FORMATS) or estimate_kernel(pixels, options, prior_denoiser(prior))
                 view = kernel_image(estimate.kernel, 1 if raw else max(1, 256 // estimate.kernel.shape[0]))
                 outputs.append({"main": ImageData(view[..., None].repeat(3, 2), grayscale=True), "details": _estimate_details(estimate, "kernel")})
             return outputs

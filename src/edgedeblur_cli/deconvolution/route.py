@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -18,6 +20,7 @@ import torch
 from torch import nn
 
 from .deconvolve import DeconvolutionOptions, deconvolve
+from .choose import sharpest
 from .estimate import Denoiser, EstimationOptions, KernelEstimate, estimate_kernel
 
 PRIOR_MODEL = "edgedeblur-prior"
@@ -25,6 +28,9 @@ MIN_BLIND_SIDE = 96  # smaller photos hold too few edges to estimate a kernel: t
 # An estimated kernel is a little off; deconvolved as if the photo were 1.5x as noisy, it rings
 # less (training photos with camera shake, research log 2026-12-05). A given kernel keeps 1.
 BLIND_DECONVOLUTION = DeconvolutionOptions(noise_scale=1.5)
+# The estimator's settings varied: each fails on other photos, and the sharpest deconvolution
+# chooses among them (``choose.py``; research log 2026-12-05, second part).
+CANDIDATES: tuple[dict, ...] = ({}, {"region": 400}, {"l0_weight": 8e-3})
 
 
 @dataclass(frozen=True)
@@ -84,12 +90,40 @@ def prior_denoiser(prior: nn.Module) -> Denoiser:
     return denoise
 
 
-def estimate_for(pixels: np.ndarray, prior: nn.Module | None, options: EstimationOptions = EstimationOptions()) -> KernelEstimate | None:
-    """The kernel estimate of (H, W, 3) float in [0, 1], fitted to regions denoised by ``prior``
-    (None: as they are), or None for a photo too small to judge."""
+def estimate_for(
+    pixels: np.ndarray,
+    prior: nn.Module | None,
+    options: EstimationOptions = EstimationOptions(),
+    candidates: tuple[dict, ...] = CANDIDATES,
+    noise: float | None = None,
+    compressed: bool = False,
+) -> KernelEstimate | None:
+    """The kernel estimate of (H, W, 3) float in [0, 1], or None for a photo too small to judge.
+
+    Estimated once per setting in ``candidates`` (changes to ``options``), on regions denoised
+    by ``prior`` (None: as they are, and only ``options`` itself); with the prior, the estimate
+    whose deconvolution is sharpest is returned (``choose.sharpest``; deconvolved as the route
+    does, ``noise`` and ``compressed`` as in ``deconvolve_pixels``), with
+    ``details["first_setting"]``, the first setting's estimate, and ``details["candidate"]``.
+    """
     if min(pixels.shape[:2]) < MIN_BLIND_SIDE:
         return None
-    return estimate_kernel(pixels, options, None if prior is None else prior_denoiser(prior))
+    if prior is None:
+        return estimate_kernel(pixels, options)
+    denoise = prior_denoiser(prior)
+    settings = [replace(options, **change) for change in candidates or ({},)]
+    # One thread per setting: the estimator's FFTs and OpenCV calls release the GIL.
+    with ThreadPoolExecutor(max_workers=len(settings)) as pool:
+        estimates = list(pool.map(lambda setting: estimate_kernel(pixels, setting, denoise), settings))
+
+    def deconvolve_region(crop: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        return deconvolve_pixels(crop, kernel, prior, noise, BLIND_DECONVOLUTION, compressed)
+
+    index = sharpest(pixels, estimates, deconvolve_region)
+    chosen = estimates[index]
+    chosen.details["candidate"] = index
+    chosen.details["first_setting"] = estimates[0]  # what the rule judges (``route_photo``)
+    return chosen
 
 
 def deconvolve_pixels(
@@ -128,10 +162,15 @@ def route_photo(
     already made (else the photo's is estimated here). ``compressed``: the photo came from a
     JPEG file, whose noise is read allowing for that (``deconvolve_pixels``).
     """
-    estimate = estimate or estimate_for(pixels, prior)
-    if estimate is None or not takes_kernel_path(estimate, rule):
+    estimate = estimate or estimate_for(pixels, prior, noise=noise, compressed=compressed)
+    if estimate is None:
+        return None, None
+    # The rule was chosen on the first setting's estimates, and judges those: the sharpest of
+    # the settings only gives a photo it takes a better kernel (research log 2026-12-05).
+    judged = estimate.details.get("first_setting", estimate)
+    if not takes_kernel_path(judged, rule):
         return None, estimate
-    estimate.details["reblur_residual"] = residual = reblur_residual(pixels, estimate, prior, noise, compressed)
+    estimate.details["reblur_residual"] = residual = reblur_residual(pixels, judged, prior, noise, compressed)
     if not rule.min_residual <= residual <= rule.max_residual:
         return None, estimate
     return deconvolve_pixels(pixels, estimate.kernel, prior, noise, BLIND_DECONVOLUTION, compressed), estimate
