@@ -28,7 +28,7 @@ import torch
 from edgedeblur_cli.training.data import list_images, load_photos
 from edgedeblur_cli.degradations.realistic import NOISE_ONLY, blur, degrade_real, disk_kernel, gaussian_kernel, linear_motion_kernel
 from edgedeblur_cli.deconvolution.estimate import estimate_kernel
-from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, PRIOR_MODEL, deconvolve_pixels, estimate_for, prior_denoiser, reblur_residual
+from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, PRIOR_MODEL, deconvolve_pixels, estimate_for, judged_estimate, prior_denoiser, reblur_residual
 from edgedeblur_cli.restoring.restore import load_model, restore_image
 
 from kernel_path import shifted_mse
@@ -115,7 +115,7 @@ def measure(args) -> list:
         for case in make(photos, 1):
             pixels = case.degraded.astype(np.float32) / 255
             estimate = estimate_for(pixels, prior, compressed=compressed) or estimate_kernel(pixels, denoise=denoise)  # as the default estimates
-            judged = estimate.details.get("first_setting", estimate)  # the rule judges the first setting's estimate
+            judged = judged_estimate(estimate)  # what the rule judges, as the route does
             net = psnr(restore_image(case.degraded, network), case.sharp)
             deconvolved = psnr(to_u8(deconvolve_pixels(pixels, estimate.kernel, prior, options=BLIND_DECONVOLUTION, compressed=compressed)), case.sharp)  # as the route does
             residual = reblur_residual(pixels, judged, prior, compressed=compressed)

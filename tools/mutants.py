@@ -359,8 +359,8 @@ MUTANTS = [
     Mutant(
         "the rule judges the sharpest candidate, not the first setting's estimate it was chosen on",
         "src/edgedeblur_cli/deconvolution/route.py",
-        '    judged = estimate.details.get("first_setting", estimate)\n',
-        "    judged = estimate\n",
+        '    return estimate.details.get("first_setting", estimate)\n',
+        "    return estimate\n",
         ("tests/test_kernel_path.py::test_the_rule_judges_the_first_settings_estimate_and_the_route_uses_the_sharpest",),
     ),
     Mutant(

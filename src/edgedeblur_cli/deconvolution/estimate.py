@@ -255,7 +255,7 @@ def estimate_kernel(image: np.ndarray, options: EstimationOptions = EstimationOp
         confidence = min(kernel_agreement(kernel, other) for other, _, _ in fits[1:])
     else:
         confidence = fit
-    details = {"residual": residual, "fit": fit, "regions": regions, "kernels": [k for k, _, _ in fits]}
+    details = {"residual": residual, "fit": fit, "regions": regions}
     return KernelEstimate(kernel, confidence, kernel_radius(kernel), regions[0], details)
 
 

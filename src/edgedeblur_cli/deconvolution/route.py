@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -53,6 +52,13 @@ class BlindRule:
     min_confidence: float = 0.4
     min_residual: float = 0.6
     max_residual: float = 1.0
+
+
+def judged_estimate(estimate: KernelEstimate) -> KernelEstimate:
+    """The estimate the rule judges: the first setting's (``estimate_for``), on which the rule
+    was chosen; the sharpest of the settings only gives a photo it takes a better kernel
+    (research log 2026-12-05, second part). An estimate made otherwise is judged itself."""
+    return estimate.details.get("first_setting", estimate)
 
 
 def takes_kernel_path(estimate: KernelEstimate, rule: BlindRule = BlindRule()) -> bool:
@@ -165,9 +171,7 @@ def route_photo(
     estimate = estimate or estimate_for(pixels, prior, noise=noise, compressed=compressed)
     if estimate is None:
         return None, None
-    # The rule was chosen on the first setting's estimates, and judges those: the sharpest of
-    # the settings only gives a photo it takes a better kernel (research log 2026-12-05).
-    judged = estimate.details.get("first_setting", estimate)
+    judged = judged_estimate(estimate)
     if not takes_kernel_path(judged, rule):
         return None, estimate
     estimate.details["reblur_residual"] = residual = reblur_residual(pixels, judged, prior, noise, compressed)
