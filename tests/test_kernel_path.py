@@ -248,8 +248,9 @@ def test_the_sharpest_deconvolution_chooses_the_right_kernel(prior):
     def deconvolve_region(crop, k):
         return deconvolve_pixels(crop, k, prior, options=BLIND_DECONVOLUTION)
 
-    assert sharpest(blurred, [wrong, right, none], deconvolve_region) == 1
-    assert sharpest(blurred, [right, none, wrong], deconvolve_region) == 0
+    assert sharpest(blurred, [wrong, right, none], deconvolve_region)[0] == 1
+    index, first_sharpening = sharpest(blurred, [right, none, wrong], deconvolve_region)
+    assert index == 0 and first_sharpening > 1
 
 
 @needs_photos
@@ -267,6 +268,7 @@ def test_the_default_keeps_the_sharpest_of_its_candidate_estimates(prior):
     assert chosen != 0
     alone = estimate_kernel(blurred, replace(EstimationOptions(), **candidates[chosen]), prior_denoiser(prior))
     np.testing.assert_array_equal(estimate.kernel, alone.kernel)
+    assert estimate.details["first_setting"].details["sharpening"] > 1  # the rule's check, measured on the judged estimate
     assert len(CANDIDATES) > 1 and CANDIDATES[0] == {}
 
 
@@ -342,6 +344,38 @@ def test_the_rule_judges_the_first_settings_estimate_and_the_route_uses_the_shar
 
 
 @needs_photos
+def test_deconvolving_a_blurred_photo_sharpens_it_and_a_sharp_one_does_not(prior):
+    from edgedeblur_cli.deconvolution.choose import sharpening
+    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
+
+    kernel = motion_kernel(17, 30)
+    sharp = _photo(6, 160)
+    estimate = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
+
+    def deconvolve_region(crop, k):
+        return deconvolve_pixels(crop, k, prior, options=BLIND_DECONVOLUTION)
+
+    assert sharpening(_blurred(sharp, kernel), estimate, deconvolve_region) > 1.0
+    assert sharpening(_blurred(sharp, np.ones((1, 1))), estimate, deconvolve_region) < 1.0
+
+
+@needs_photos
+def test_a_kernel_that_does_not_sharpen_the_photo_is_refused(prior):
+    """A sharp photo and a path-like kernel it does not carry: only the sharpening check
+    (``BlindRule.min_sharpening``) stands between them once the other checks are wide open."""
+    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
+
+    kernel = motion_kernel(9, 0)
+    sharp = _blurred(_photo(6, 160), np.ones((1, 1)))
+    open_rule = BlindRule(min_radius=0, min_confidence=0, min_residual=0, max_residual=1e9)
+    estimate = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
+    assert route_photo(sharp, prior, rule=open_rule, estimate=estimate)[0] is None
+    assert estimate.details["sharpening"] < BlindRule().min_sharpening == 1.0
+    unchecked = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
+    assert route_photo(sharp, prior, rule=BlindRule(min_radius=0, min_confidence=0, min_residual=0, max_residual=1e9, min_sharpening=0), estimate=unchecked)[0] is not None
+
+
+@needs_photos
 def test_a_kernel_that_explains_more_than_the_noise_allows_is_refused(prior):
     """The residual's lower bound: a kernel fitted to grain reproduces the photo to well under
     its noise. Here the right kernel, but the photo's noise said to be 3x what it is: the fit
@@ -375,7 +409,9 @@ def test_restore_with_a_kernel_file_and_the_kernel_command(runner, tmp_path):
     assert "kernel" in result.stderr and "confidence" in result.stderr
     assert (tmp_path / "shaken_kernel.png").is_file()
     result = runner.invoke(main, ["kernel", str(tmp_path / "shaken.png"), "--raw", "--json", "--overwrite"])
-    assert json.loads(result.stdout)["results"][0]["candidate"] in range(len(CANDIDATES))  # as the default estimates
+    reported = json.loads(result.stdout)["results"][0]
+    assert reported["candidate"] in range(len(CANDIDATES))  # as the default estimates
+    assert reported["sharpening"] > 0  # the rule's sharpening check, reported (``BlindRule.min_sharpening``)
 
 
 @pytest.mark.parametrize(

@@ -125,6 +125,9 @@ def _estimate_details(estimate, route: str) -> dict:
                "kernel_fill": round(estimate.fill, 2), "confidence": round(estimate.confidence, 3)}
     if "reblur_residual" in estimate.details:
         details["reblur_residual"] = round(estimate.details["reblur_residual"], 3)
+    judged = estimate.details.get("first_setting", estimate)  # what the rule judges (``route.judged_estimate``)
+    if "sharpening" in judged.details:  # the rule's sharpening check (``BlindRule.min_sharpening``)
+        details["sharpening"] = round(judged.details["sharpening"], 3)
     if "candidate" in estimate.details:  # which estimator setting gave the kernel (``route.CANDIDATES``)
         details["candidate"] = estimate.details["candidate"]
     return details

@@ -19,6 +19,7 @@ import numpy as np
 
 from .estimate import KernelEstimate, luminance
 
+DELTA = np.pad(np.ones((1, 1)), 1)  # the kernel of no blur (3x3, as the rule was chosen with)
 Deconvolver = Callable[[np.ndarray, np.ndarray], np.ndarray]  # ((h, w, 3) pixels, (k, k) kernel) -> (h, w, 3) deconvolved
 
 
@@ -31,12 +32,27 @@ def normalized_sparsity(image: np.ndarray) -> float:
     return float(grads.sum() / energy) if energy > 0 else 1.0
 
 
-def sharpest(pixels: np.ndarray, estimates: Sequence[KernelEstimate], deconvolve: Deconvolver) -> int:
-    """Index of the estimate whose deconvolution of the first estimate's region of ``pixels``
-    ((H, W, 3) float in [0, 1]) has the sparsest gradients; the first on a tie."""
-    if len(estimates) == 1:
-        return 0
-    top, left, height, width = estimates[0].region
+def region_sparsity(pixels: np.ndarray, region: tuple[int, int, int, int], kernels: Sequence[np.ndarray], deconvolve: Deconvolver) -> list[float]:
+    """``normalized_sparsity`` of the ``region`` (top, left, height, width) of ``pixels``
+    ((H, W, 3) float in [0, 1]) deconvolved by each of ``kernels``."""
+    top, left, height, width = region
     crop = np.ascontiguousarray(pixels[top : top + height, left : left + width, :3])
-    scores = [normalized_sparsity(deconvolve(crop, e.kernel)) for e in estimates]
-    return int(np.argmin(scores))
+    return [normalized_sparsity(deconvolve(crop, kernel)) for kernel in kernels]
+
+
+def sharpest(pixels: np.ndarray, estimates: Sequence[KernelEstimate], deconvolve: Deconvolver) -> tuple[int, float]:
+    """(index of the estimate whose deconvolution of the first estimate's region of ``pixels``
+    ((H, W, 3) float in [0, 1]) has the sparsest gradients, the first on a tie; the first
+    estimate's ``sharpening``), from one deconvolution per estimate and one by a delta."""
+    scores = region_sparsity(pixels, estimates[0].region, [e.kernel for e in estimates] + [DELTA], deconvolve)
+    return int(np.argmin(scores[:-1])), scores[-1] / scores[0]
+
+
+def sharpening(pixels: np.ndarray, estimate: KernelEstimate, deconvolve: Deconvolver) -> float:
+    """How much sharper the estimate's region of ``pixels`` comes out deconvolved by its kernel
+    than by no blur at all (a delta: denoising alone): the sparsity of the second over the
+    first's. Above 1 for a kernel that undoes a blur; below 1 for one fitted to a sharp photo,
+    whose deconvolution only adds ringing (research log 2026-12-05, third part)."""
+    by_delta, by_kernel = region_sparsity(pixels, estimate.region, [DELTA, estimate.kernel], deconvolve)
+    return by_delta / by_kernel
+
