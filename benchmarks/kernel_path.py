@@ -39,8 +39,7 @@ from PIL import Image
 
 from edgedeblur_cli.training.data import list_images, load_photos
 from edgedeblur_cli.degradations.realistic import blur, disk_kernel, gaussian_kernel, linear_motion_kernel
-from edgedeblur_cli.deconvolution.estimate import estimate_kernel
-from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, MIN_BLIND_SIDE, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, prior_denoiser, route_photo
+from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, MIN_BLIND_SIDE, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo
 from edgedeblur_cli.restoring.restore import load_model, restore_image
 
 from realworld import DEFAULT_DATA, SHARED, Case, blur_plus_noise, cell, classical, real_noise_cases, score, seed_degradation, shake_kernel_of_extent, synthetic, to_u8
@@ -112,7 +111,6 @@ def main() -> None:
     photos = load_photos(list_images(args.data)[: args.photos])
     network = load_model("edgedeblur-auto", device="cpu")
     prior = load_model(PRIOR_MODEL, device="cpu")
-    denoise = prior_denoiser(prior)  # as the default estimates: on regions the prior denoised
     rule = BlindRule()
     print(f"{len(photos)} BSDS500 test photos (blur-dev: 20 photos); PSNR of the mean MSE / gain / mean SSIM, 8-bit; torch {torch.__version__}, {torch.get_num_threads()} threads")
     names = ["input", "Wiener, true kernel", "--kernel (true)", "networks (before)", "default (now)"]
@@ -130,7 +128,7 @@ def main() -> None:
         jpeg = "JPEG" in label  # as the command line reads a JPEG file's noise (``compressed``)
         for c in cases:
             began = time.monotonic()  # as the default estimates (every candidate setting, the sharpest kept)
-            estimates.append(estimate_for(as_float(c.degraded), prior, compressed=jpeg) or estimate_kernel(as_float(c.degraded), denoise=denoise))
+            estimates.append(estimate_for(as_float(c.degraded), prior, compressed=jpeg, min_side=0))
             seconds.append(time.monotonic() - began)
         # The default's own decision (extent, then the re-blur residual), on the estimate just timed.
         routed = [route_photo(as_float(c.degraded), prior, rule=rule, estimate=e, compressed=jpeg) if min(c.degraded.shape[:2]) >= MIN_BLIND_SIDE else (None, e) for c, e in zip(cases, estimates)]

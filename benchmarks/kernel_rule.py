@@ -27,8 +27,7 @@ import torch
 
 from edgedeblur_cli.training.data import list_images, load_photos
 from edgedeblur_cli.degradations.realistic import NOISE_ONLY, blur, degrade_real, disk_kernel, gaussian_kernel, linear_motion_kernel
-from edgedeblur_cli.deconvolution.estimate import estimate_kernel
-from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, PRIOR_MODEL, deconvolve_pixels, estimate_for, judged_estimate, prior_denoiser, reblur_residual
+from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, PRIOR_MODEL, deconvolve_pixels, estimate_for, judged_estimate, reblur_residual
 from edgedeblur_cli.restoring.restore import load_model, restore_image
 
 from kernel_path import shifted_mse
@@ -108,14 +107,13 @@ def measure(args) -> list:
     photos = load_photos(list_images(args.data)[-args.photos :])
     network = load_model("edgedeblur-auto", device="cpu")
     prior = load_model(PRIOR_MODEL, device="cpu")
-    denoise = prior_denoiser(prior)  # as the default estimates: on regions the prior denoised
     rows = []  # (label, may take it, radius, confidence, input dB, networks dB, kernel dB, residual, fill, sharpening)
     for label, make, allowed, compressed in FAMILY:
         if args.kinds and label not in args.kinds:
             continue
         for case in make(photos, 1):
             pixels = case.degraded.astype(np.float32) / 255
-            estimate = estimate_for(pixels, prior, compressed=compressed) or estimate_kernel(pixels, denoise=denoise)  # as the default estimates
+            estimate = estimate_for(pixels, prior, compressed=compressed, min_side=0)  # as the default estimates
             judged = judged_estimate(estimate)  # what the rule judges, as the route does
             net = psnr(restore_image(case.degraded, network), case.sharp)
             deconvolved = psnr(to_u8(deconvolve_pixels(pixels, estimate.kernel, prior, options=BLIND_DECONVOLUTION, compressed=compressed)), case.sharp)  # as the route does

@@ -179,15 +179,14 @@ def kernel(files, raw, kernel_size, gamma):
 
         def process(images):
             from ..files.io import ImageData
-            from ..deconvolution.estimate import estimate_kernel
             from ..deconvolution.kernels import kernel_image
-            from ..deconvolution.route import estimate_for, prior_denoiser
+            from ..deconvolution.route import estimate_for
 
             outputs = []
             for image in images:
                 pixels = image.float_pixels()
-                # As the default route estimates; a photo too small for the route, with the first setting alone.
-                estimate = estimate_for(pixels, prior, options, compressed=image.format in JPEG_FORMATS) or estimate_kernel(pixels, options, prior_denoiser(prior))
+                # As the default route estimates, whatever the photo's size.
+                estimate = estimate_for(pixels, prior, options, compressed=image.format in JPEG_FORMATS, min_side=0)
                 view = kernel_image(estimate.kernel, 1 if raw else max(1, 256 // estimate.kernel.shape[0]))
                 outputs.append({"main": ImageData(view[..., None].repeat(3, 2), grayscale=True), "details": _estimate_details(estimate, "kernel")})
             return outputs

@@ -111,8 +111,10 @@ def estimate_for(
     candidates: tuple[dict, ...] = CANDIDATES,
     noise: float | None = None,
     compressed: bool = False,
+    min_side: int = MIN_BLIND_SIDE,
 ) -> KernelEstimate | None:
-    """The kernel estimate of (H, W, 3) float in [0, 1], or None for a photo too small to judge.
+    """The kernel estimate of (H, W, 3) float in [0, 1], or None for a photo with a side under
+    ``min_side`` (the route's: too few edges to judge; 0 estimates any photo, as ``edgedeblur kernel``).
 
     Estimated once per setting in ``candidates`` (changes to ``options``), on regions denoised
     by ``prior`` (None: as they are, and only ``options`` itself); with the prior, the estimate
@@ -121,7 +123,7 @@ def estimate_for(
     ``details["first_setting"]``, the first setting's estimate (its ``details["sharpening"]``
     as ``choose.sharpening`` measures it), and ``details["candidate"]``.
     """
-    if min(pixels.shape[:2]) < MIN_BLIND_SIDE:
+    if min(pixels.shape[:2]) < min_side:
         return None
     if prior is None:
         return estimate_kernel(pixels, options)
