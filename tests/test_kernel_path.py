@@ -414,6 +414,16 @@ def test_restore_with_a_kernel_file_and_the_kernel_command(runner, tmp_path):
     assert reported["sharpening"] > 0  # the rule's sharpening check, reported (``BlindRule.min_sharpening``)
 
 
+@needs_photos
+def test_the_kernel_command_estimates_a_photo_too_small_for_the_route(runner, tmp_path):
+    Image.fromarray(np.round(_blurred(_photo(6, 64), motion_kernel(7, 0)) * 255).astype(np.uint8)).save(tmp_path / "small.png")
+    result = runner.invoke(main, ["kernel", str(tmp_path / "small.png"), "--raw", "--json"])
+    assert result.exit_code == 0, result.output
+    reported = json.loads(result.stdout)["results"][0]
+    assert reported["candidate"] in range(len(CANDIDATES))  # as on any photo: the sharpest setting
+    assert (tmp_path / "small_kernel.png").is_file()
+
+
 @pytest.mark.parametrize(
     "make, reason",
     [

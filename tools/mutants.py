@@ -386,6 +386,13 @@ MUTANTS = [
          "tests/test_kernel_path.py::test_the_default_keeps_the_sharpest_of_its_candidate_estimates"),
     ),
     Mutant(
+        "edgedeblur kernel refuses a photo too small for the route",
+        "src/edgedeblur_cli/cli/kernels.py",
+        "compressed=image.format in JPEG_FORMATS, min_side=0)",
+        "compressed=image.format in JPEG_FORMATS)",
+        ("tests/test_kernel_path.py::test_the_kernel_command_estimates_a_photo_too_small_for_the_route",),
+    ),
+    Mutant(
         "the default's route reads a JPEG photo's noise from the finest band alone",
         "src/edgedeblur_cli/deconvolution/route.py",
         "    return deconvolve_pixels(pixels, estimate.kernel, prior, noise, BLIND_DECONVOLUTION, compressed), estimate",
