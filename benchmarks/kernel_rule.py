@@ -67,6 +67,7 @@ FAMILY = [  # (label, case maker, may take the kernel route, came from a JPEG fi
     ("camera noise", synthetic(camera_photo), False, True),
     ("camera, native", native_camera_photos, False, True),
     ("seed's", seed_degradation(), True, False),
+    ("seed's + JPEG 90", seed_degradation(90), True, True),  # kernel_path.py's row; a held-out photo of it took the route
     ("Gaussian 1.5", blur_plus_noise(lambda rng: gaussian_kernel(1.5, 1.5, 0.0, 11), 0.01), True, False),
     ("Gaussian 3", blur_plus_noise(lambda rng: gaussian_kernel(3.0, 3.0, 0.0, 25), 0.01), True, False),
     ("defocus 3", blur_plus_noise(lambda rng: disk_kernel(3.0), 0.01), True, False),
