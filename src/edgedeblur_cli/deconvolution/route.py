@@ -52,7 +52,9 @@ class BlindRule:
     photos: ``benchmarks/kernel_rule.py`` (the 12-photo family and 24 more photos of its clean,
     noisy, camera-noise, motion and shake kinds), but for ``max_fill``, whose best value there
     (2.0, +0.036 dB on the family) sent held-out photos of the seed's blur to deconvolution
-    (research log 2026-12-05, third part)."""
+    (research log 2026-12-05, third part). With the seed's blur + JPEG in the family the search
+    rules this rule out (2 of 36 JPEG photos deconvolved) and picks one that failed held out
+    the same way; it is kept, and the JPEG false positives stay open (research log 2026-12-06)."""
 
     min_radius: float = 2.4
     max_fill: float = 1.5
