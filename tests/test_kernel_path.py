@@ -8,6 +8,7 @@ the prior is the shipped edgedeblur-prior.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -27,6 +28,9 @@ from edgedeblur_cli.restoring.restore import load_model
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEST_PHOTOS = DATA / "BSDS500-train-test" / "test"
 needs_photos = pytest.mark.skipif(not TEST_PHOTOS.is_dir(), reason=f"needs the shared test photos in {DATA}")
+
+
+OPEN_RULE = BlindRule(min_radius=0, min_confidence=0, min_residual=0, max_residual=1e9, min_sharpening=0)  # every check open
 
 
 def _photo(index: int = 0, size: int = 160) -> np.ndarray:
@@ -367,9 +371,8 @@ def test_a_kernel_that_does_not_sharpen_the_photo_is_refused(prior):
 
     kernel = motion_kernel(9, 0)
     sharp = _blurred(_photo(6, 160), np.ones((1, 1)))
-    open_rule = BlindRule(min_radius=0, min_confidence=0, min_residual=0, max_residual=1e9)
     estimate = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
-    assert route_photo(sharp, prior, rule=open_rule, estimate=estimate)[0] is None
+    assert route_photo(sharp, prior, rule=replace(OPEN_RULE, min_sharpening=1.0), estimate=estimate)[0] is None
     assert estimate.details["sharpening"] < BlindRule().min_sharpening == 1.0
     unchecked = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
     assert route_photo(sharp, prior, rule=BlindRule(min_radius=0, min_confidence=0, min_residual=0, max_residual=1e9, min_sharpening=0), estimate=unchecked)[0] is not None
@@ -498,7 +501,9 @@ def test_the_default_route_reads_a_jpeg_photos_noise_as_jpeg(prior):
 
     def routed(compressed: bool) -> np.ndarray:
         estimate = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 192, 192))
-        out, _ = route_photo(jpeg, prior, estimate=estimate, compressed=compressed)
+        # The rule's checks open: this is about the noise the deconvolution reads; whether the
+        # trusting reading passes the sharpening check depends on the CPU (0.995 on an AMD EPYC).
+        out, _ = route_photo(jpeg, prior, estimate=estimate, compressed=compressed, rule=OPEN_RULE)
         assert out is not None
         return out
 
