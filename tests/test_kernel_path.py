@@ -277,6 +277,35 @@ def test_the_default_keeps_the_sharpest_of_its_candidate_estimates(prior):
 
 
 @needs_photos
+def test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve(prior, monkeypatch):
+    """The rule judges the first setting alone: for a photo it refuses, choosing among the others
+    would only cost deconvolutions; for one it may take, the choice is made as without the rule."""
+    from edgedeblur_cli.deconvolution import route
+
+    calls = []
+    real = route.deconvolve_pixels
+    monkeypatch.setattr(route, "deconvolve_pixels", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    sharp = _photo(4, 320)
+    refused = estimate_for(sharp, prior, rule=BlindRule())
+    assert len(calls) <= 2 and refused.details["candidate"] == 0  # none, or the sharpening check's two
+    assert route_photo(sharp, prior, estimate=refused)[0] is None
+    if "sharpening" in refused.details:
+        assert refused.details["sharpening"] < BlindRule().min_sharpening
+    calls.clear()
+    too_small = estimate_for(sharp, prior, rule=replace(BlindRule(), min_radius=1e3))  # the kernel checks fail first
+    assert not calls and "sharpening" not in too_small.details and too_small.details["first_setting"] is too_small
+
+    blurred = _blurred(_photo(3, 320), motion_kernel(17, 30))
+    calls.clear()
+    judged = estimate_for(blurred, prior, rule=OPEN_RULE)
+    assert len(calls) == len(CANDIDATES) + 1  # every candidate and the delta
+    unjudged = estimate_for(blurred, prior)
+    assert judged.details["candidate"] == unjudged.details["candidate"]
+    np.testing.assert_array_equal(judged.kernel, unjudged.kernel)
+    assert judged.details["first_setting"].details["sharpening"] == unjudged.details["first_setting"].details["sharpening"]
+
+
+@needs_photos
 def test_a_sharp_photo_gets_a_near_delta_kernel_and_the_networks_route(prior):
     sharp = _photo(4, 320)
     estimate = estimate_kernel(sharp)

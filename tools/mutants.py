@@ -337,8 +337,8 @@ MUTANTS = [
     Mutant(
         "the default keeps its first candidate estimate, however blurred its deconvolution",
         "src/edgedeblur_cli/deconvolution/choose.py",
-        "    return int(np.argmin(scores[:-1])), scores[-1] / scores[0]\n",
-        "    return 0, scores[-1] / scores[0]\n",
+        "    return int(np.argmin(scores)), by_delta / by_first\n",
+        "    return 0, by_delta / by_first\n",
         ("tests/test_kernel_path.py::test_the_sharpest_deconvolution_chooses_the_right_kernel",
          "tests/test_kernel_path.py::test_the_default_keeps_the_sharpest_of_its_candidate_estimates"),
     ),
@@ -348,6 +348,20 @@ MUTANTS = [
         "    settings = [replace(options, **change) for change in candidates or ({},)]\n",
         "    settings = [options]\n",
         ("tests/test_kernel_path.py::test_the_default_keeps_the_sharpest_of_its_candidate_estimates",),
+    ),
+    Mutant(
+        "the route chooses among its candidates for a photo whose kernel it refuses",
+        "src/edgedeblur_cli/deconvolution/route.py",
+        "    if rule is not None and not takes_kernel_path(first, rule):\n",
+        "    if False:\n",
+        ("tests/test_kernel_path.py::test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve",),
+    ),
+    Mutant(
+        "the route skips the choice among candidates for a photo its kernel sharpens",
+        "src/edgedeblur_cli/deconvolution/choose.py",
+        "    if stop_below is not None and by_delta / by_first < stop_below:\n",
+        "    if stop_below is not None:\n",
+        ("tests/test_kernel_path.py::test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve",),
     ),
     Mutant(
         "sparsity is measured without normalising by the gradients' energy",
@@ -380,8 +394,8 @@ MUTANTS = [
     Mutant(
         "the default's estimates carry the sharpening of no blur at all",
         "src/edgedeblur_cli/deconvolution/choose.py",
-        "    return int(np.argmin(scores[:-1])), scores[-1] / scores[0]\n",
-        "    return int(np.argmin(scores[:-1])), 1.0\n",
+        "    return int(np.argmin(scores)), by_delta / by_first\n",
+        "    return int(np.argmin(scores)), 1.0\n",
         ("tests/test_kernel_path.py::test_the_sharpest_deconvolution_chooses_the_right_kernel",
          "tests/test_kernel_path.py::test_the_default_keeps_the_sharpest_of_its_candidate_estimates"),
     ),

@@ -40,12 +40,19 @@ def region_sparsity(pixels: np.ndarray, region: tuple[int, int, int, int], kerne
     return [normalized_sparsity(deconvolve(crop, kernel)) for kernel in kernels]
 
 
-def sharpest(pixels: np.ndarray, estimates: Sequence[KernelEstimate], deconvolve: Deconvolver) -> tuple[int, float]:
+def sharpest(pixels: np.ndarray, estimates: Sequence[KernelEstimate], deconvolve: Deconvolver, stop_below: float | None = None) -> tuple[int, float]:
     """(index of the estimate whose deconvolution of the first estimate's region of ``pixels``
     ((H, W, 3) float in [0, 1]) has the sparsest gradients, the first on a tie; the first
-    estimate's ``sharpening``), from one deconvolution per estimate and one by a delta."""
-    scores = region_sparsity(pixels, estimates[0].region, [e.kernel for e in estimates] + [DELTA], deconvolve)
-    return int(np.argmin(scores[:-1])), scores[-1] / scores[0]
+    estimate's ``sharpening``), from one deconvolution per estimate and one by a delta.
+
+    ``stop_below``: when the first estimate's sharpening is under it, (0, that sharpening) without
+    deconvolving by the others: the route deconvolves no such photo, whichever estimate wins."""
+    region = estimates[0].region
+    by_delta, by_first = region_sparsity(pixels, region, [DELTA, estimates[0].kernel], deconvolve)
+    if stop_below is not None and by_delta / by_first < stop_below:
+        return 0, by_delta / by_first
+    scores = [by_first] + region_sparsity(pixels, region, [e.kernel for e in estimates[1:]], deconvolve)
+    return int(np.argmin(scores)), by_delta / by_first
 
 
 def sharpening(pixels: np.ndarray, estimate: KernelEstimate, deconvolve: Deconvolver) -> float:

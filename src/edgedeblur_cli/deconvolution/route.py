@@ -114,6 +114,7 @@ def estimate_for(
     noise: float | None = None,
     compressed: bool = False,
     min_side: int = MIN_BLIND_SIDE,
+    rule: BlindRule | None = None,
 ) -> KernelEstimate | None:
     """The kernel estimate of (H, W, 3) float in [0, 1], or None for a photo with a side under
     ``min_side`` (the route's: too few edges to judge; 0 estimates any photo, as ``edgedeblur kernel``).
@@ -124,6 +125,11 @@ def estimate_for(
     does, ``noise`` and ``compressed`` as in ``deconvolve_pixels``), with
     ``details["first_setting"]``, the first setting's estimate (its ``details["sharpening"]``
     as ``choose.sharpening`` measures it), and ``details["candidate"]``.
+
+    ``rule``: the route's (``route_photo``), which judges the first setting alone: where that
+    estimate fails the rule's kernel or sharpening checks, the route deconvolves nothing, so the
+    first setting's estimate is returned without choosing (no deconvolution for a photo that
+    fails the kernel checks, two instead of four for one that fails the sharpening check).
     """
     if min(pixels.shape[:2]) < min_side:
         return None
@@ -138,11 +144,17 @@ def estimate_for(
     def deconvolve_region(crop: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         return deconvolve_pixels(crop, kernel, prior, noise, BLIND_DECONVOLUTION, compressed)
 
+    first = estimates[0]
+    first.details["first_setting"] = first  # what the rule judges (``route_photo``)
+    if rule is not None and not takes_kernel_path(first, rule):
+        first.details["candidate"] = 0
+        return first
     # The first setting's sharpening is what the rule judges (``BlindRule.min_sharpening``).
-    index, estimates[0].details["sharpening"] = sharpest(pixels, estimates, deconvolve_region)
+    stop_below = None if rule is None else rule.min_sharpening
+    index, first.details["sharpening"] = sharpest(pixels, estimates, deconvolve_region, stop_below)
     chosen = estimates[index]
     chosen.details["candidate"] = index
-    chosen.details["first_setting"] = estimates[0]  # what the rule judges (``route_photo``)
+    chosen.details["first_setting"] = first
     return chosen
 
 
@@ -182,7 +194,7 @@ def route_photo(
     already made (else the photo's is estimated here). ``compressed``: the photo came from a
     JPEG file, whose noise is read allowing for that (``deconvolve_pixels``).
     """
-    estimate = estimate or estimate_for(pixels, prior, noise=noise, compressed=compressed)
+    estimate = estimate or estimate_for(pixels, prior, noise=noise, compressed=compressed, rule=rule)
     if estimate is None:
         return None, None
     judged = judged_estimate(estimate)
