@@ -1,10 +1,12 @@
 """Time of the default route's kernel estimate, with and without its rule's early exit.
 
-``route_photo`` estimates each photo's kernel with three candidate settings and then
-deconvolves the estimation region by each (and by a delta) to choose the sharpest
-(``choose.sharpest``). Its rule judges the first setting's estimate alone, so for a photo that
-estimate fails, the choice is wasted work: ``estimate_for(..., rule=BlindRule())`` skips it
-(no deconvolution when the kernel checks fail, two of four when the sharpening check does).
+``estimate_for`` estimates each photo's kernel with three candidate settings side by side and
+then deconvolves the estimation region by each (and by a delta) to choose the sharpest
+(``choose.sharpest``). The route's rule judges the first setting's estimate alone, so for a photo
+that estimate fails, the rest is wasted work: ``estimate_for(..., rule=BlindRule())``, as
+``route_photo`` calls it, estimates the first setting first (its two regions side by side) and
+stops there when the kernel checks fail; when the sharpening check fails, it skips the choice
+(two deconvolutions of four).
 This times both per photo, alternately first, in one run, on held-out BSDS500 test photos as
 they are, with noise 0.02 and with camera shake 13-27 px + 0.01, and on the blur-dev photos
 (Lai et al.'s 31-75 px kernels, + 0.01), 8-bit; with how many photos skipped the choice.
@@ -46,7 +48,7 @@ def main() -> None:
     rows = [(label, make(photos, 0)) for label, make in ROWS if label in KINDS]
     rows.append(("blur-dev (Lai, 31-75 px) + 0.01", blur_dev_cases(photos, 0)[: args.photos]))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; seconds per photo of the route's estimate, median / max")
-    print(f"{'photos':<34} {'every choice made':>18} {'the rule exits':>18}  choice skipped")
+    print(f"{'photos':<34} {'every setting, chosen':>22} {'the rule exits':>16}  refused early")
     for label, cases in rows:
         times: dict[str, list[float]] = {"all": [], "rule": []}
         skipped = 0
@@ -59,7 +61,7 @@ def main() -> None:
                     judged = estimate.details["first_setting"]
                     skipped += "sharpening" not in judged.details or judged.details["sharpening"] < BlindRule().min_sharpening
         cell = lambda v: f"{np.median(v):6.2f} / {max(v):5.2f}"  # noqa: E731
-        print(f"{label:<34} {cell(times['all']):>18} {cell(times['rule']):>18}  {skipped} of {len(cases)}", flush=True)
+        print(f"{label:<34} {cell(times['all']):>22} {cell(times['rule']):>16}  {skipped} of {len(cases)}", flush=True)
 
 
 if __name__ == "__main__":

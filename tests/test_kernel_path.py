@@ -282,9 +282,10 @@ def test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve(p
     would only cost deconvolutions; for one it may take, the choice is made as without the rule."""
     from edgedeblur_cli.deconvolution import route
 
-    calls = []
-    real = route.deconvolve_pixels
+    calls, estimates = [], []
+    real, real_estimate = route.deconvolve_pixels, route.estimate_kernel
     monkeypatch.setattr(route, "deconvolve_pixels", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    monkeypatch.setattr(route, "estimate_kernel", lambda *args, **kwargs: estimates.append(1) or real_estimate(*args, **kwargs))
     sharp = _photo(4, 320)
     refused = estimate_for(sharp, prior, rule=BlindRule())
     assert len(calls) <= 2 and refused.details["candidate"] == 0  # none, or the sharpening check's two
@@ -292,13 +293,17 @@ def test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve(p
     if "sharpening" in refused.details:
         assert refused.details["sharpening"] < BlindRule().min_sharpening
     calls.clear()
+    estimates.clear()
     too_small = estimate_for(sharp, prior, rule=replace(BlindRule(), min_radius=1e3))  # the kernel checks fail first
     assert not calls and "sharpening" not in too_small.details and too_small.details["first_setting"] is too_small
+    assert len(estimates) == 1  # the first setting alone
+    np.testing.assert_array_equal(too_small.kernel, refused.details["first_setting"].kernel)  # its regions fitted in threads: the same kernel
 
     blurred = _blurred(_photo(3, 320), motion_kernel(17, 30))
     calls.clear()
+    estimates.clear()
     judged = estimate_for(blurred, prior, rule=OPEN_RULE)
-    assert len(calls) == len(CANDIDATES) + 1  # every candidate and the delta
+    assert len(calls) == len(CANDIDATES) + 1 and len(estimates) == len(CANDIDATES)  # every candidate and the delta
     unjudged = estimate_for(blurred, prior)
     assert judged.details["candidate"] == unjudged.details["candidate"]
     np.testing.assert_array_equal(judged.kernel, unjudged.kernel)

@@ -352,8 +352,15 @@ MUTANTS = [
     Mutant(
         "the route chooses among its candidates for a photo whose kernel it refuses",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "    if rule is not None and not takes_kernel_path(first, rule):\n",
-        "    if False:\n",
+        "        if not takes_kernel_path(first, rule):\n",
+        "        if False:\n",
+        ("tests/test_kernel_path.py::test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve",),
+    ),
+    Mutant(
+        "the route estimates every setting for a photo whose first kernel it refuses",
+        "src/edgedeblur_cli/deconvolution/route.py",
+        "    if rule is None:\n        estimates = _side_by_side(pixels, settings, denoise)\n",
+        "    if True:\n        estimates = _side_by_side(pixels, settings, denoise)\n",
         ("tests/test_kernel_path.py::test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve",),
     ),
     Mutant(

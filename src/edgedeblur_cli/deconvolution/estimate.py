@@ -18,6 +18,7 @@ Pure NumPy/OpenCV on a few hundred pixels: about a second per region for any pho
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -230,7 +231,9 @@ def _odd(value: float) -> int:
 Denoiser = Callable[[np.ndarray], np.ndarray]  # (h, w, 3) float in [0, 1] -> the same, denoised
 
 
-def estimate_kernel(image: np.ndarray, options: EstimationOptions = EstimationOptions(), denoise: Denoiser | None = None) -> KernelEstimate:
+def estimate_kernel(
+    image: np.ndarray, options: EstimationOptions = EstimationOptions(), denoise: Denoiser | None = None, parallel_regions: bool = False
+) -> KernelEstimate:
     """Estimate the blur kernel of (H, W, 3) float RGB in [0, 1]; see the module docstring.
 
     ``denoise``: applied to each analysed region first. Noise in the blurred gradients is
@@ -241,13 +244,19 @@ def estimate_kernel(image: np.ndarray, options: EstimationOptions = EstimationOp
     on that one too, and the confidence is how well the two kernels agree (camera shake blurs
     the whole frame alike; a kernel fitted to noise or texture differs from place to place).
     On a photo with room for one region only, the confidence is the re-blur fit alone.
+    ``parallel_regions``: fit the regions in threads (the same kernels; for a caller with cores
+    to spare).
     """
     sizes = [options.kernel_size] if options.kernel_size else [s for s in SIZES if s <= min(image.shape[:2]) // 2] or [SIZES[0]]
     regions = choose_regions(image, options.region, options.regions)
     crops = [_crop(image, region, denoise) for region in regions]
     for size in sizes:
         sized = replace(options, kernel_size=size)
-        fits = [_estimate_region(crop, clipped, sized) for crop, clipped in crops]
+        if parallel_regions and len(crops) > 1:  # NumPy's FFTs and OpenCV release the GIL
+            with ThreadPoolExecutor(max_workers=len(crops)) as pool:
+                fits = list(pool.map(lambda pair: _estimate_region(pair[0], pair[1], sized), crops))
+        else:
+            fits = [_estimate_region(crop, clipped, sized) for crop, clipped in crops]
         if not fills_window(fits[0][0]):
             break
     kernel, fit, residual = fits[0]

@@ -126,10 +126,11 @@ def estimate_for(
     ``details["first_setting"]``, the first setting's estimate (its ``details["sharpening"]``
     as ``choose.sharpening`` measures it), and ``details["candidate"]``.
 
-    ``rule``: the route's (``route_photo``), which judges the first setting alone: where that
-    estimate fails the rule's kernel or sharpening checks, the route deconvolves nothing, so the
-    first setting's estimate is returned without choosing (no deconvolution for a photo that
-    fails the kernel checks, two instead of four for one that fails the sharpening check).
+    ``rule``: the route's (``route_photo``), which judges the first setting alone, and where that
+    estimate fails the rule's kernel or sharpening checks deconvolves nothing. So the first
+    setting is estimated first and returned as it is when it fails the kernel checks (no other
+    setting, no deconvolution), or without the choice when it fails the sharpening check (two
+    deconvolutions instead of four). Photos the rule may take get the same estimate as without it.
     """
     if min(pixels.shape[:2]) < min_side:
         return None
@@ -137,18 +138,22 @@ def estimate_for(
         return estimate_kernel(pixels, options)
     denoise = prior_denoiser(prior)
     settings = [replace(options, **change) for change in candidates or ({},)]
-    # One thread per setting: the estimator's FFTs and OpenCV calls release the GIL.
-    with ThreadPoolExecutor(max_workers=len(settings)) as pool:
-        estimates = list(pool.map(lambda setting: estimate_kernel(pixels, setting, denoise), settings))
+    if rule is None:
+        estimates = _side_by_side(pixels, settings, denoise)
+    else:
+        # The rule judges the first setting alone, so it goes first (its two regions side by side):
+        # a photo the rule refuses costs one setting, not three, one it may take about 0.5 s more
+        # (docs/benchmarks.md, "The route's estimate, with and without the rule's early exit").
+        first = estimate_kernel(pixels, settings[0], denoise, parallel_regions=True)
+        if not takes_kernel_path(first, rule):
+            first.details.update(first_setting=first, candidate=0)
+            return first
+        estimates = [first] + _side_by_side(pixels, settings[1:], denoise)
 
     def deconvolve_region(crop: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         return deconvolve_pixels(crop, kernel, prior, noise, BLIND_DECONVOLUTION, compressed)
 
     first = estimates[0]
-    first.details["first_setting"] = first  # what the rule judges (``route_photo``)
-    if rule is not None and not takes_kernel_path(first, rule):
-        first.details["candidate"] = 0
-        return first
     # The first setting's sharpening is what the rule judges (``BlindRule.min_sharpening``).
     stop_below = None if rule is None else rule.min_sharpening
     index, first.details["sharpening"] = sharpest(pixels, estimates, deconvolve_region, stop_below)
@@ -156,6 +161,12 @@ def estimate_for(
     chosen.details["candidate"] = index
     chosen.details["first_setting"] = first
     return chosen
+
+
+def _side_by_side(pixels: np.ndarray, settings: list[EstimationOptions], denoise: Denoiser) -> list[KernelEstimate]:
+    """One estimate per setting, one thread each: the estimator's FFTs and OpenCV calls release the GIL."""
+    with ThreadPoolExecutor(max_workers=max(len(settings), 1)) as pool:
+        return list(pool.map(lambda setting: estimate_kernel(pixels, setting, denoise), settings))
 
 
 def deconvolve_pixels(
