@@ -47,6 +47,7 @@ def main() -> None:
     photos = load_photos(list_images(DEFAULT_DATA)[: args.photos])
     rows = [(label, make(photos, 0)) for label, make in ROWS if label in KINDS]
     rows.append(("blur-dev (Lai, 31-75 px) + 0.01", blur_dev_cases(photos, 0)[: args.photos]))
+    rule = BlindRule()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; seconds per photo of the route's estimate, median / max")
     print(f"{'photos':<34} {'every setting, chosen':>22} {'the rule exits':>16}  refused early")
     for label, cases in rows:
@@ -55,11 +56,11 @@ def main() -> None:
         for i, case in enumerate(cases):
             pixels = as_float(case.degraded)
             for version in (("all", "rule") if i % 2 == 0 else ("rule", "all")):
-                seconds, estimate = timed(pixels, prior, BlindRule() if version == "rule" else None)
+                seconds, estimate = timed(pixels, prior, rule if version == "rule" else None)
                 times[version].append(seconds)
                 if version == "rule":
                     judged = estimate.details["first_setting"]
-                    skipped += "sharpening" not in judged.details or judged.details["sharpening"] < BlindRule().min_sharpening
+                    skipped += "sharpening" not in judged.details or judged.details["sharpening"] < rule.min_sharpening
         cell = lambda v: f"{np.median(v):6.2f} / {max(v):5.2f}"  # noqa: E731
         print(f"{label:<34} {cell(times['all']):>22} {cell(times['rule']):>16}  {skipped} of {len(cases)}", flush=True)
 

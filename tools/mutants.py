@@ -337,8 +337,8 @@ MUTANTS = [
     Mutant(
         "the default keeps its first candidate estimate, however blurred its deconvolution",
         "src/edgedeblur_cli/deconvolution/choose.py",
-        "    return int(np.argmin(scores)), by_delta / by_first\n",
-        "    return 0, by_delta / by_first\n",
+        "    return int(np.argmin(scores)), first_sharpening\n",
+        "    return 0, first_sharpening\n",
         ("tests/test_kernel_path.py::test_the_sharpest_deconvolution_chooses_the_right_kernel",
          "tests/test_kernel_path.py::test_the_default_keeps_the_sharpest_of_its_candidate_estimates"),
     ),
@@ -366,7 +366,7 @@ MUTANTS = [
     Mutant(
         "the route skips the choice among candidates for a photo its kernel sharpens",
         "src/edgedeblur_cli/deconvolution/choose.py",
-        "    if stop_below is not None and by_delta / by_first < stop_below:\n",
+        "    if stop_below is not None and first_sharpening < stop_below:\n",
         "    if stop_below is not None:\n",
         ("tests/test_kernel_path.py::test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve",),
     ),
@@ -401,7 +401,7 @@ MUTANTS = [
     Mutant(
         "the default's estimates carry the sharpening of no blur at all",
         "src/edgedeblur_cli/deconvolution/choose.py",
-        "    return int(np.argmin(scores)), by_delta / by_first\n",
+        "    return int(np.argmin(scores)), first_sharpening\n",
         "    return int(np.argmin(scores)), 1.0\n",
         ("tests/test_kernel_path.py::test_the_sharpest_deconvolution_chooses_the_right_kernel",
          "tests/test_kernel_path.py::test_the_default_keeps_the_sharpest_of_its_candidate_estimates"),

@@ -49,10 +49,11 @@ def sharpest(pixels: np.ndarray, estimates: Sequence[KernelEstimate], deconvolve
     deconvolving by the others: the route deconvolves no such photo, whichever estimate wins."""
     region = estimates[0].region
     by_delta, by_first = region_sparsity(pixels, region, [DELTA, estimates[0].kernel], deconvolve)
-    if stop_below is not None and by_delta / by_first < stop_below:
-        return 0, by_delta / by_first
+    first_sharpening = by_delta / by_first
+    if stop_below is not None and first_sharpening < stop_below:
+        return 0, first_sharpening
     scores = [by_first] + region_sparsity(pixels, region, [e.kernel for e in estimates[1:]], deconvolve)
-    return int(np.argmin(scores)), by_delta / by_first
+    return int(np.argmin(scores)), first_sharpening
 
 
 def sharpening(pixels: np.ndarray, estimate: KernelEstimate, deconvolve: Deconvolver) -> float:
