@@ -76,6 +76,16 @@ ROWS = [
 KERNEL_ROWS = ("camera shake", "blur-dev", "linear motion")  # rows whose kernel accuracy is reported
 
 
+def true_kernel_rows(photos: list[np.ndarray], rows: str | None = None, seed: int = 0):
+    """(label, cases) of each row with a true kernel, whose label contains ``rows`` (all if None)."""
+    for label, make_cases in ROWS:
+        if rows and rows not in label:
+            continue
+        cases = make_cases(photos, seed)
+        if cases[0].kernel is not None:
+            yield label, cases
+
+
 def as_float(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) / 255
 

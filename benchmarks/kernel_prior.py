@@ -23,7 +23,7 @@ import torch
 from edgedeblur_cli.deconvolution.route import deconvolve_pixels
 from edgedeblur_cli.restoring.restore import load_model
 from edgedeblur_cli.training.data import list_images, load_photos
-from kernel_path import ROWS, as_float
+from kernel_path import as_float, true_kernel_rows
 from realworld import DEFAULT_DATA, cell, classical, score, to_u8
 
 
@@ -50,12 +50,7 @@ def main() -> None:
     names = ["input", "Wiener, true kernel", *priors, JPEG_AWARE]
     print(f"{'input kind':<33}" + "".join(f"  {n[-19:]:>19}" for n in names))
     started = time.monotonic()
-    for label, make_cases in ROWS:
-        if args.rows and args.rows not in label:
-            continue
-        cases = make_cases(photos, args.seed)
-        if cases[0].kernel is None:
-            continue
+    for label, cases in true_kernel_rows(photos, args.rows, args.seed):
         cells = {"input": score([(c.degraded, c.sharp) for c in cases]), "Wiener, true kernel": classical("wiener", cases)[1]}
         for name, prior in priors.items():
             restored = [to_u8(deconvolve_pixels(as_float(c.degraded), c.kernel.astype(np.float64), prior)) for c in cases]

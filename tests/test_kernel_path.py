@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from edgedeblur_cli.cli import main
-from edgedeblur_cli.deconvolution.deconvolve import DeconvolutionOptions, blur, deconvolve, wiener
+from edgedeblur_cli.deconvolution.deconvolve import BLOB_SCHEDULE, JPEG_BLOB_NOISE_SCALE, DeconvolutionOptions, blur, deconvolve, schedule_for, wiener
 from edgedeblur_cli.deconvolution.estimate import estimate_kernel, kernel_agreement
 from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, CANDIDATES, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo, takes_kernel_path
 from edgedeblur_cli.deconvolution.kernels import KernelError, centered, defocus_kernel, gaussian_kernel, kernel_radius, motion_kernel, normalized, read_kernel
@@ -126,6 +126,37 @@ def test_known_kernel_beats_wiener_with_the_same_kernel(prior):
     )
     assert _psnr(ours, sharp) > best_wiener + 1.0
     assert _psnr(ours, sharp) > _psnr(blurred, sharp) + 1.0
+
+
+def test_a_known_kernel_gets_the_schedule_of_its_shape():
+    blob = replace(DeconvolutionOptions(), **BLOB_SCHEDULE)
+    assert blob.iterations > DeconvolutionOptions().iterations and blob.start_sigma > DeconvolutionOptions().start_sigma
+    for kernel in (defocus_kernel(3.0), gaussian_kernel(3.0), gaussian_kernel(1.5)):
+        assert schedule_for(kernel) == blob
+    for kernel in (motion_kernel(9, 30), motion_kernel(25, 100), _shake()):
+        assert schedule_for(kernel) == DeconvolutionOptions()
+    assert schedule_for(defocus_kernel(3.0), DeconvolutionOptions(tile=256)) == replace(blob, tile=256)
+    # From a JPEG file the photo reads less noisy than it is; the longer schedule is told more.
+    assert schedule_for(defocus_kernel(3.0), compressed=True) == replace(blob, noise_scale=JPEG_BLOB_NOISE_SCALE)
+    assert JPEG_BLOB_NOISE_SCALE > 1
+    assert schedule_for(_shake(), compressed=True) == DeconvolutionOptions()
+
+
+@needs_photos
+def test_blobs_deconvolve_better_with_their_schedule_and_paths_with_theirs(prior):
+    """Why the schedule goes by shape (research log 2026-12-07): DPIR's 8 rounds from 49/255
+    rebuild a defocused photo's detail better, and smooth a motion-blurred one's away. Crops where
+    each shows (the mean over 16 training photos: defocus +0.32 dB, motion -0.80)."""
+    blob, path = schedule_for(defocus_kernel(3.0)), DeconvolutionOptions()
+    for kernel, better, worse, crops, margin in ((defocus_kernel(3.0), blob, path, (1, 4, 5), 0.2), (motion_kernel(9, 30), path, blob, (1, 3, 4), 1.0)):
+        gains = []
+        for index in crops:
+            sharp = _photo(index)
+            blurred = _blurred(sharp, kernel)
+            as_given = deconvolve_pixels(blurred, kernel, prior)
+            assert np.array_equal(as_given, deconvolve_pixels(blurred, kernel, prior, options=better))  # the default picks it
+            gains.append(_psnr(as_given, sharp) - _psnr(deconvolve_pixels(blurred, kernel, prior, options=worse), sharp))
+        assert np.mean(gains) > margin
 
 
 @needs_photos

@@ -428,6 +428,27 @@ MUTANTS = [
         ("tests/test_kernel_path.py::test_a_kernel_a_little_off_rings_less_deconvolved_as_if_noisier",),
     ),
     Mutant(
+        "every known kernel gets the path schedule, blobs too",
+        "src/edgedeblur_cli/deconvolution/deconvolve.py",
+        "    if kernel_fill(np.asarray(kernel, dtype=np.float64)) <= BLOB_FILL:",
+        "    if True:",
+        ("tests/test_kernel_path.py::test_a_known_kernel_gets_the_schedule_of_its_shape",),
+    ),
+    Mutant(
+        "a blob from a JPEG file is deconvolved at the noise it reads",
+        "src/edgedeblur_cli/deconvolution/deconvolve.py",
+        "    scale = options.noise_scale * (JPEG_BLOB_NOISE_SCALE if compressed else 1.0)",
+        "    scale = options.noise_scale",
+        ("tests/test_kernel_path.py::test_a_known_kernel_gets_the_schedule_of_its_shape",),
+    ),
+    Mutant(
+        "--kernel deconvolves with the path schedule whatever the kernel's shape",
+        "src/edgedeblur_cli/deconvolution/route.py",
+        "    options = schedule_for(kernel, compressed=compressed) if options is None else options",
+        "    options = DeconvolutionOptions() if options is None else options",
+        ("tests/test_kernel_path.py::test_blobs_deconvolve_better_with_their_schedule_and_paths_with_theirs",),
+    ),
+    Mutant(
         "the deconvolution ignores noise_scale",
         "src/edgedeblur_cli/deconvolution/deconvolve.py",
         "    noise = max(noise * options.noise_scale, options.noise_floor)",

@@ -17,7 +17,7 @@ each with real neighbours as context, so memory depends on the tile, not the pho
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .kernels import KernelError, gaussian_kernel
+from .kernels import KernelError, gaussian_kernel, kernel_fill
 from ..device import native_bfloat16
 from ..models.prior_denoiser import estimate_noise
 from ..restoring.allocator import release_free_memory
@@ -38,7 +38,8 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 @dataclass(frozen=True)
 class DeconvolutionOptions:
     """iterations / start_sigma / weight: the splitting schedule (DPIR: 8, 49/255, 0.23; 5 and
-    25/255 measured as good or better here, in 5/8 of the time: docs/research-log.md).
+    25/255 measured better here for motion and shake, in 5/8 of the time; a kernel given
+    exactly gets its schedule by its shape, ``schedule_for``: docs/research-log.md).
     noise_floor: least noise level assumed (8-bit rounding alone is 0.29/255).
     noise_scale: the noise level assumed is this many times the photo's. 1 for a kernel known
     exactly; the blind route deconvolves by its estimates at 1.5 (``route.BLIND_DECONVOLUTION``):
@@ -68,6 +69,30 @@ class DeconvolutionOptions:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         if self.tile < 64:
             raise ValueError(f"tile must be at least 64 pixels, got {self.tile}")
+
+
+# Kernels are blobs (Gaussian, defocus: ``kernel_fill`` 2.0-3.6) or paths (motion, camera
+# shake: 0.1-0.8; a line under 4 px reads as a blob, where either schedule does alike).
+BLOB_FILL = 1.5
+BLOB_SCHEDULE = {"iterations": 8, "start_sigma": 49 / 255}  # DPIR's own
+# JPEG after the noise makes the photo read less noisy than it is, and the longer schedule
+# trusts that reading more: from a JPEG file, a blob is deconvolved as if 1.2x as noisy.
+JPEG_BLOB_NOISE_SCALE = 1.2
+
+
+def schedule_for(kernel: np.ndarray, options: DeconvolutionOptions = DeconvolutionOptions(), compressed: bool = False) -> DeconvolutionOptions:
+    """``options`` with the splitting schedule that suits ``kernel``, known exactly: DPIR's 8
+    rounds from 49/255 for a blob, whose lost fine detail the prior rebuilds over more rounds
+    (at ``JPEG_BLOB_NOISE_SCALE`` x the noise when ``compressed``: the photo came from a JPEG
+    file); ``options``' own (5 from 25/255) for a path, whose detail survives in the data and
+    which more rounds from a higher start only smooth. On 16-24 training photos with true
+    kernels, against 5 from 25/255: defocus 3 +0.32-0.50 dB, Gaussian 3 +0.18, linear motion
+    -0.80, camera shake -0.50; the seed's blur + JPEG 90 from JPEG files -0.89 at 1x, +0.48 at
+    1.2x (docs/research-log.md, 2026-12-07)."""
+    if kernel_fill(np.asarray(kernel, dtype=np.float64)) <= BLOB_FILL:
+        return options
+    scale = options.noise_scale * (JPEG_BLOB_NOISE_SCALE if compressed else 1.0)
+    return replace(options, noise_scale=scale, **BLOB_SCHEDULE)
 
 
 def kernel_tensor(kernel: np.ndarray) -> torch.Tensor:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .deconvolve import DeconvolutionOptions, deconvolve
+from .deconvolve import DeconvolutionOptions, deconvolve, schedule_for
 from .choose import sharpening, sharpest
 from .estimate import Denoiser, EstimationOptions, KernelEstimate, estimate_kernel
 
@@ -174,14 +174,17 @@ def deconvolve_pixels(
     kernel: np.ndarray,
     prior: nn.Module,
     noise: float | None = None,
-    options: DeconvolutionOptions = DeconvolutionOptions(),
+    options: DeconvolutionOptions | None = None,
     compressed: bool = False,
 ) -> np.ndarray:
     """(H, W, 3) float32 in [0, 1] blurred by ``kernel`` -> (H, W, 3) float32 in [0, 1].
 
     ``noise``: sigma in [0, 1] units; None estimates it from the photo, allowing for JPEG
     compression after the noise when ``compressed`` (the photo came from a JPEG file).
+    ``options``: None for a kernel known exactly (``--kernel`` and its shorthands): the
+    schedule suited to its shape and the file (``schedule_for``).
     """
+    options = schedule_for(kernel, compressed=compressed) if options is None else options
     return deconvolve(_as_batch(pixels), kernel, prior, noise, options, compressed=compressed)[0].permute(1, 2, 0).numpy()
 
 
