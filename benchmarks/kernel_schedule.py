@@ -32,8 +32,9 @@ from realworld import DEFAULT_DATA, Case, cell, classical, score, to_u8
 COLUMNS = {"all: 5 from 25/255": DeconvolutionOptions(), "by shape (now)": None}
 
 
-def print_row(label: str, cases: list[Case], prior: torch.nn.Module, compressed: bool) -> None:
-    cells = {"input": score([(c.degraded, c.sharp) for c in cases]), "Wiener, true kernel": classical("wiener", cases)[1]}
+def print_row(label: str, cases: list[Case], references: dict[str, dict[str, float]], prior: torch.nn.Module, compressed: bool) -> None:
+    """One line: ``references`` (the input's and Wiener's scores), then each of ``COLUMNS``."""
+    cells = dict(references)
     seconds = []
     for name, options in COLUMNS.items():
         start = time.monotonic()
@@ -60,11 +61,13 @@ def main() -> None:
     print(f"{'input kind':<33}" + "".join(f"  {n[-19:]:>19}" for n in names) + "   s/photo")
     started = time.monotonic()
     for label, cases in true_kernel_rows(photos, args.rows, args.seed):
+        # Scored once a row: the JPEG row prints two lines of the same photos.
+        references = {"input": score([(c.degraded, c.sharp) for c in cases]), "Wiener, true kernel": classical("wiener", cases)[1]}
         if "JPEG" in label:
-            print_row(f"{label}, .jpg", cases, prior, compressed=True)
-            print_row("  the same, as PNG files", cases, prior, compressed=False)
+            print_row(f"{label}, .jpg", cases, references, prior, compressed=True)
+            print_row("  the same, as PNG files", cases, references, prior, compressed=False)
         else:
-            print_row(label, cases, prior, compressed=False)
+            print_row(label, cases, references, prior, compressed=False)
     print(f"({time.monotonic() - started:.0f} s)")
 
 
