@@ -13,13 +13,19 @@ time and peak RSS of the child), side by side in one run:
 ``seconds`` is the median of three runs for the short ``kernel`` commands (one run for the
 others); ``first`` is the first of them, which may pay for a cold page cache.
 
+``--beside OTHER/src`` times only ``restore --kernel`` (51 px), with that checkout's code and
+with this one, alternately, ``--rounds`` times; ``--precision float32`` (or ``bfloat16``) makes
+the prior run so in both, as on a CPU without (or with) native bfloat16.
+
     python benchmarks/kernel_speed.py [--work /tmp/kernel-speed]
+    python benchmarks/kernel_speed.py --beside /tmp/before/src --rounds 2 [--precision float32]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -47,9 +53,35 @@ def run(command: list[str]) -> tuple[float, float, str]:
     return seconds, rss_kb / 2**20, stdout
 
 
+# The command line, with the prior's precision forced when asked (argv: precision or "", then edgedeblur's arguments).
+CLI_WITH_PRECISION = (
+    "import sys; from dataclasses import replace; import edgedeblur_cli.deconvolution.route as route; "
+    "precision = sys.argv.pop(1); schedule_for = route.schedule_for\n"
+    "if precision: route.schedule_for = lambda *a, **k: replace(schedule_for(*a, **k), precision=precision)\n"
+    "sys.argv[0] = 'edgedeblur'; from edgedeblur_cli.cli import main; main()"
+)
+
+
+def beside(work: Path, other_src: Path, rounds: int, precision: str) -> None:
+    """``restore --kernel`` (51 px) on the 12 MP photo with ``other_src``'s code and this checkout's, alternately."""
+    this_src = Path(__file__).resolve().parents[1] / "src"
+    print(f"restore --kernel (51 px), shaken 12 MP; prior precision: {precision or 'as the CPU has it'}")
+    print(f"{'code':<44} {'seconds':>8} {'peak GiB':>9}")
+    for _ in range(rounds):
+        for label, src in ((f"beside ({other_src})", other_src), ("this checkout", this_src)):
+            os.environ["PYTHONPATH"] = str(src)
+            command = [sys.executable, "-c", CLI_WITH_PRECISION, precision, "restore", str(work / "shaken12.jpg"), "-o", str(work / "out" / "beside.jpg"),
+                       "--overwrite", "--kernel", str(work / "k51.npy")]
+            seconds, gib, _ = run(command)
+            print(f"{label[-44:]:<44} {seconds:8.1f} {gib:9.2f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/kernel-speed"))
+    parser.add_argument("--beside", type=Path, help="another checkout's src/: time restore --kernel with it and with this one, alternately")
+    parser.add_argument("--rounds", type=int, default=1, help="with --beside: how many times each")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="", help="with --beside: the prior's precision in both")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -67,6 +99,8 @@ def main() -> None:
     Image.fromarray(np.round(np.clip(shaken, 0, 1) * 255).astype(np.uint8)).save(work / "shaken12.jpg", quality=95)
     yy, xx = np.mgrid[-25:26, -25:26]
     np.save(work / "k51.npy", np.exp(-(xx**2 + (yy / 3) ** 2) / 200.0) * (np.abs(yy) < 26))  # a 51x51 kernel
+    if args.beside:
+        return beside(work, args.beside, args.rounds, args.precision)
     out = str(work / "out")
     cases = [
         ("kernel: estimation on 12 MP", ["edgedeblur", "kernel", str(work / "shaken12.jpg"), "-o", out + "/k.png", "--overwrite", "--json"]),

@@ -267,9 +267,16 @@ MUTANTS = [
     Mutant(
         "deconvolution ignores the learned prior (plain Wiener-like data steps)",
         "src/edgedeblur_cli/deconvolution/deconvolve.py",
-        "            z = denoise_in_tiles(prior, x, sigma, options.prior_tile).float()\n",
+        "            z = denoise_in_tiles(prior, x, sigma, options.prior_tile, options.prior_overlap).float()\n",
         "            z = x\n",
         ("tests/test_kernel_path.py::test_known_kernel_beats_wiener_with_the_same_kernel",),
+    ),
+    Mutant(
+        "a big photo's decoded integers are deconvolved unscaled (a window not converted to [0, 1])",
+        "src/edgedeblur_cli/deconvolution/deconvolve.py",
+        "    out = split_deconvolve(pad_periodic(unit_float(image), kernel, margin, extra), kernel, prior, noise, options)\n",
+        "    out = split_deconvolve(pad_periodic(image.float(), kernel, margin, extra), kernel, prior, noise, options)\n",
+        ("tests/test_kernel_path.py::test_decoded_integers_deconvolve_as_their_floats_do",),
     ),
     Mutant(
         "the transfer function forgets to move the kernel's centre to the origin (output shifted)",

@@ -82,14 +82,13 @@ def deconvolve_batch(prior, kernel, source: str, noise, compare: bool, images):
 
     outputs = []
     for image in images:
-        pixels = image.float_pixels()  # once: a converted copy of a big photo is not free
-        try:
-            restored = deconvolve_pixels(pixels, kernel, prior, noise, compressed=image.format in JPEG_FORMATS)
+        try:  # the decoded integers: the deconvolution converts a window of them at a time
+            restored = deconvolve_pixels(image.pixels, kernel, prior, noise, compressed=image.format in JPEG_FORMATS)
         except KernelError as exc:  # e.g. larger than this photo: name the kernel the user gave
             raise KernelError(f"{source}: {exc}") from None
         out = {"main": image.with_pixels(restored), "details": {"route": "kernel", "kernel_size": list(kernel.shape)}}
         if compare:
-            out["compare"] = kernel_compare(pixels, kernel, restored)
+            out["compare"] = kernel_compare(image.float_pixels(), kernel, restored)
         outputs.append(out)
     return outputs
 

@@ -27,9 +27,10 @@ from torch import nn
 
 from .kernels import KernelError, gaussian_kernel, kernel_fill
 from ..device import native_bfloat16
+from ..models.common import unit_float
 from ..models.prior_denoiser import estimate_noise
 from ..restoring.allocator import release_free_memory
-from ..restoring.tiling import blend_window, tile_grid
+from ..restoring.tiling import blend_window, coverage, tile_grid
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -45,8 +46,12 @@ class DeconvolutionOptions:
     exactly; the blind route deconvolves by its estimates at 1.5 (``route.BLIND_DECONVOLUTION``):
     the prior's extra smoothing keeps an estimate's small errors from ringing (training photos
     with camera shake: +3.71 -> +4.26 dB, docs/research-log.md).
-    tile: largest window side deconvolved at once, pixels (plus the kernel's margins); the
-    prior runs over it in tiles of ``prior_tile`` pixels.
+    tile: largest window side deconvolved at once, pixels (plus the kernel's margins and
+    context): 3072 holds a 12 MP photo's height, so it goes in 2 windows, not 9 of 1536, and
+    deconvolves 1.2x its pixels rather than 1.9x, within 1.5 GiB (docs/benchmarks.md).
+    prior_tile / prior_overlap: the prior runs over a window in tiles of ``prior_tile`` pixels
+    overlapping by ``prior_overlap`` (32 px: its seams move the output by 0.002 dB or less;
+    docs/research-log.md).
     precision: the prior's arithmetic: ``float32``, ``bfloat16``, or ``auto``: bfloat16 where
     the CPU computes it natively (AMX, AVX512-BF16: half the time, the same photos to a
     fraction of a dB, docs/benchmarks.md), float32 elsewhere. The FFT steps stay float32."""
@@ -56,8 +61,9 @@ class DeconvolutionOptions:
     weight: float = 0.23
     noise_floor: float = 0.5 / 255
     noise_scale: float = 1.0
-    tile: int = 1536
+    tile: int = 3072
     prior_tile: int = 512
+    prior_overlap: int = 32
     precision: str = "auto"
 
     def __post_init__(self) -> None:
@@ -109,10 +115,22 @@ def kernel_otf(kernel: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return torch.fft.rfft2(torch.roll(padded, (-(kh // 2), -(kw // 2)), dims=(0, 1)))
 
 
-def blur_circular(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) convolved with the kernel, wrapping around the borders."""
+def blur_circular(image: torch.Tensor, *kernels: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) convolved with each kernel in turn, wrapping around the borders."""
     h, w = image.shape[-2:]
-    return torch.fft.irfft2(torch.fft.rfft2(image) * kernel_otf(kernel, h, w), s=(h, w))
+    spectrum = torch.fft.rfft2(image)
+    for kernel in kernels:
+        spectrum.mul_(kernel_otf(kernel, h, w))
+    return irfft2_by_channel(spectrum, (h, w))
+
+
+def irfft2_by_channel(spectrum: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``torch.fft.irfft2`` of (N, C, H, W // 2 + 1), a channel at a time: the inverse
+    transform holds three copies of its input, and a big window's are its largest arrays."""
+    out = torch.empty(spectrum.shape[:-2] + size, device=spectrum.device)
+    for channel in range(spectrum.shape[1]):
+        out[:, channel] = torch.fft.irfft2(spectrum[:, channel], s=size)
+    return out
 
 
 def blur(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -138,7 +156,7 @@ def pad_periodic(image: torch.Tensor, kernel: torch.Tensor, margin: int, extra: 
     h, w = padded.shape[-2:]
     soft = kernel_tensor(gaussian_kernel(max(1.0, margin / 4)))
     if soft.shape[0] <= min(h, w) and kernel.shape[0] <= h and kernel.shape[1] <= w:
-        smooth = blur_circular(blur_circular(padded, kernel), soft)
+        smooth = blur_circular(padded, kernel, soft)
     else:
         smooth = padded.mean((-2, -1), keepdim=True).expand_as(padded).clone()
     fade_h = _fade(h, margin, margin + extra_h).to(image)
@@ -172,22 +190,28 @@ def split_schedule(noise: float, options: DeconvolutionOptions) -> list[tuple[fl
 
 @torch.inference_mode()
 def split_deconvolve(blurred: torch.Tensor, kernel: torch.Tensor, prior: nn.Module, noise: float, options: DeconvolutionOptions) -> torch.Tensor:
-    """Half-quadratic splitting on a periodic (N, 3, H, W) window -> the estimate (N, 3, H, W)."""
+    """Half-quadratic splitting on a periodic (N, 3, H, W) window -> the estimate (N, 3, H, W).
+
+    ``blurred`` is consumed: passed as a temporary (no other reference), its memory is freed
+    after the first round. A window's copies and spectra are its largest arrays, and memory
+    bounds the window size, so each is dropped as soon as it is used."""
     h, w = blurred.shape[-2:]
     device = next(prior.parameters()).device
-    y = blurred.to(device)
     otf = kernel_otf(kernel.to(device), h, w)
-    numerator = torch.fft.rfft2(y).mul_(otf.conj())
+    z = blurred.to(device)
+    del blurred
+    numerator = torch.fft.rfft2(z).mul_(otf.conj())
     power = otf.abs().square()
     del otf
-    z = y
     for sigma, alpha in split_schedule(noise, options):
-        # In place: a window's spectra are its largest arrays, and memory bounds the tile size.
+        release_free_memory()  # the padding's and each round's freed buffers would otherwise pile up in the heap
         spectrum = torch.fft.rfft2(z).mul_(alpha).add_(numerator).div_(power + alpha)
-        x = torch.fft.irfft2(spectrum, s=(h, w))
+        del z
+        x = irfft2_by_channel(spectrum, (h, w))
         del spectrum
         with prior_autocast(device, options.precision):
-            z = denoise_in_tiles(prior, x, sigma, options.prior_tile).float()
+            z = denoise_in_tiles(prior, x, sigma, options.prior_tile, options.prior_overlap).float()
+        del x
     return z.cpu()
 
 
@@ -210,14 +234,15 @@ class _AtLevel(nn.Module):
         return self.prior(x, torch.full((x.shape[0],), self.sigma, device=x.device)).float()
 
 
-def denoise_in_tiles(prior: nn.Module, image: torch.Tensor, sigma: float, tile: int) -> torch.Tensor:
-    """``prior(image, sigma)`` on (N, 3, H, W), in overlapping tiles of ``tile`` px: the prior's
-    activations (about 750 bytes per pixel) then depend on the tile, not the window."""
+def denoise_in_tiles(prior: nn.Module, image: torch.Tensor, sigma: float, tile: int, overlap: int | None = None) -> torch.Tensor:
+    """``prior(image, sigma)`` on (N, 3, H, W), in tiles of ``tile`` px overlapping by ``overlap``
+    (None: the prior's own ``tile_overlap``): the prior's activations (about 750 bytes per pixel)
+    then depend on the tile, not the window."""
     from ..restoring.restore import RestoreOptions, restore_tensor
 
     if max(image.shape[-2:]) <= tile:
         return prior(image, torch.full((image.shape[0],), sigma, device=image.device))
-    restored, _ = restore_tensor(_AtLevel(prior, sigma), image.cpu(), RestoreOptions(tile=tile, batch_size=1), with_edges=False)
+    restored, _ = restore_tensor(_AtLevel(prior, sigma), image.cpu(), RestoreOptions(tile=tile, tile_overlap=overlap, batch_size=1), with_edges=False)
     return restored.to(image.device)
 
 
@@ -231,7 +256,11 @@ def deconvolve(
     progress: Callable[[int, int], None] = lambda done, total: None,
     compressed: bool = False,
 ) -> torch.Tensor:
-    """Deconvolve (N, 3, H, W) float in [0, 1] (CPU) by ``kernel`` -> (N, 3, H, W) in [0, 1].
+    """Deconvolve (N, 3, H, W) (CPU) by ``kernel`` -> (N, 3, H, W) float in [0, 1].
+
+    ``image``: float in [0, 1], or uint8 / uint16 as decoded (0 to the dtype's maximum), which
+    a big photo's windows are converted from one at a time: a 12 MP photo's float copy is
+    144 MB, a tenth of the memory ``--kernel`` is allowed.
 
     ``noise``: the noise sigma in [0, 1] units; None estimates it from the image (the first's
     for a batch), allowing for JPEG compression after the noise when ``compressed`` (the image
@@ -242,7 +271,7 @@ def deconvolve(
     if kh > h or kw > w:
         raise KernelError(f"the kernel ({kh}x{kw} px) is larger than the photo ({h}x{w} px)")
     k = kernel_tensor(kernel)
-    noise = float(estimate_noise(image[:1], compressed=compressed)[0]) if noise is None else noise
+    noise = float(estimate_noise(unit_float(image[:1]), compressed=compressed)[0]) if noise is None else noise
     extent = max(kh, kw)
     margin = extent + 16  # reflected context: the blur reaches one kernel extent into the frame
     overlap = extent + 48  # tiles: deconvolution's reach is about a kernel, the prior's 48 px more
@@ -253,7 +282,9 @@ def deconvolve(
     if len(tops) == 1 and len(lefts) == 1:
         return _window(image, k, prior, noise, options, margin).clamp_(0, 1)
     result = torch.zeros(n, 3, h, w)
-    weight = torch.zeros(h, w)
+    release_free_memory()  # the noise estimate's freed buffers
+    rows = {t: blend_window(tile_h, overlap, t == tops[0], t == tops[-1]) for t in tops}
+    cols = {l: blend_window(tile_w, overlap, l == lefts[0], l == lefts[-1]) for l in lefts}
     total, done = len(tops) * len(lefts), 0
     for t in tops:
         for l in lefts:
@@ -262,14 +293,15 @@ def deconvolve(
             t1, l1 = min(h, t + tile_h + context), min(w, l + tile_w + context)
             out = _window(image[:, :, t0:t1, l0:l1], k, prior, noise, options, margin)
             piece = out[:, :, t - t0 : t - t0 + tile_h, l - l0 : l - l0 + tile_w]
-            win = blend_window(tile_h, overlap, t == tops[0], t == tops[-1])[:, None] * blend_window(tile_w, overlap, l == lefts[0], l == lefts[-1])[None, :]
-            result[:, :, t : t + tile_h, l : l + tile_w].addcmul_(piece, win)
-            weight[t : t + tile_h, l : l + tile_w] += win
+            result[:, :, t : t + tile_h, l : l + tile_w].addcmul_(piece, rows[t][:, None] * cols[l][None, :])
             del out, piece
             release_free_memory()  # windows' freed buffers would otherwise pile up in the heap
             done += 1
             progress(done, total)
-    return result.div_(weight).clamp_(0, 1)
+    # The blend weights are a row window times a column window on a grid, so their sum is too:
+    # no whole-photo weight map.
+    weight_rows, weight_cols = coverage(rows, h), coverage(cols, w)
+    return result.div_(weight_rows[:, None]).div_(weight_cols[None, :]).clamp_(0, 1)
 
 
 def window_context(extent: int) -> int:
@@ -282,6 +314,7 @@ def _window(image: torch.Tensor, kernel: torch.Tensor, prior: nn.Module, noise: 
     multiple = int(getattr(prior, "size_multiple", 8))
     # The bottom/right margins grow to the prior's size multiple: the whole padded window stays periodic.
     extra = ((-(h + 2 * margin)) % multiple, (-(w + 2 * margin)) % multiple)
-    padded = pad_periodic(image, kernel, margin, extra)
-    out = split_deconvolve(padded, kernel, prior, noise, options)
+    # Converted and padded as temporaries: the float window is freed once padded, the padded one
+    # by ``split_deconvolve`` after its first round.
+    out = split_deconvolve(pad_periodic(unit_float(image), kernel, margin, extra), kernel, prior, noise, options)
     return out[:, :, margin : margin + h, margin : margin + w]

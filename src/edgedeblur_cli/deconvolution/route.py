@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from .deconvolve import DeconvolutionOptions, deconvolve, schedule_for
+from ..models.common import unit_float
 from .choose import sharpening, sharpest
 from .estimate import Denoiser, EstimationOptions, KernelEstimate, estimate_kernel
 
@@ -177,7 +179,8 @@ def deconvolve_pixels(
     options: DeconvolutionOptions | None = None,
     compressed: bool = False,
 ) -> np.ndarray:
-    """(H, W, 3) float32 in [0, 1] blurred by ``kernel`` -> (H, W, 3) float32 in [0, 1].
+    """(H, W, 3) blurred by ``kernel`` -> (H, W, 3) float32 in [0, 1]. ``pixels``: float in
+    [0, 1], or uint8 / uint16 as decoded, which ``deconvolve`` converts a window at a time.
 
     ``noise``: sigma in [0, 1] units; None estimates it from the photo, allowing for JPEG
     compression after the noise when ``compressed`` (the photo came from a JPEG file).
@@ -185,12 +188,19 @@ def deconvolve_pixels(
     schedule suited to its shape and the file (``schedule_for``).
     """
     options = schedule_for(kernel, compressed=compressed) if options is None else options
-    return deconvolve(_as_batch(pixels), kernel, prior, noise, options, compressed=compressed)[0].permute(1, 2, 0).numpy()
+    return deconvolve(_as_batch(pixels, keep_integers=True), kernel, prior, noise, options, compressed=compressed)[0].permute(1, 2, 0).numpy()
 
 
-def _as_batch(pixels: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) float array -> (1, 3, H, W) float32 tensor (a view where the array allows)."""
-    return torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).permute(2, 0, 1)[None]
+def _as_batch(pixels: np.ndarray, keep_integers: bool = False) -> torch.Tensor:
+    """(H, W, 3) float, or uint8 / uint16 (0 to the dtype's maximum), array -> (1, 3, H, W)
+    tensor, a view where the array allows: float32 in [0, 1], or the integers as they are
+    when ``keep_integers``."""
+    if pixels.dtype.kind == "f":
+        pixels = pixels.astype(np.float32, copy=False)
+    with warnings.catch_warnings():  # a decoded photo's array is read-only; it is only ever read
+        warnings.simplefilter("ignore", UserWarning)
+        batch = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
+    return batch if keep_integers else unit_float(batch)
 
 
 def route_photo(

@@ -20,7 +20,7 @@ from torch import nn
 from ..device import pick_device
 from ..names import DEFAULT_MODEL
 from ..models.common import unit_float
-from .tiling import blend_window, round_up, tile_grid, tile_input
+from .tiling import blend_window, coverage, round_up, tile_grid, tile_input
 from ..weights import load_named_model
 
 
@@ -226,15 +226,6 @@ def _empty_like_photo(images: torch.Tensor, channels: int) -> torch.Tensor:
     return torch.empty(n, h, w, channels, dtype=images.dtype).permute(0, 3, 1, 2)
 
 
-def _coverage(windows: dict[int, torch.Tensor], length: int) -> torch.Tensor:
-    """(length,) sum of the 1-D blend windows placed at their starts, cut to ``length``."""
-    total = torch.zeros(length)
-    for start, window in windows.items():
-        part = window[: length - start]
-        total[start : start + len(part)] += part
-    return total
-
-
 def _tiled(model, images: torch.Tensor, tile: int, multiple: int, options: RestoreOptions, device, with_edges: bool):
     """Restore (N, 3, H, W) ``images`` (float or uint8 / uint16) in overlapping tiles, row by row.
 
@@ -250,7 +241,7 @@ def _tiled(model, images: torch.Tensor, tile: int, multiple: int, options: Resto
     tile_w, lefts = tile_grid(round_up(w, multiple), tile, overlap, multiple)
     rows = {t: blend_window(tile_h, overlap, t == tops[0], t == tops[-1]) for t in tops}
     cols = {l: blend_window(tile_w, overlap, l == lefts[0], l == lefts[-1]) for l in lefts}
-    weight_rows, weight_cols = _coverage(rows, h), _coverage(cols, w)
+    weight_rows, weight_cols = coverage(rows, h), coverage(cols, w)
     restored = _empty_like_photo(images, 3)
     edges = _empty_like_photo(images, 1) if with_edges else None
     strips = [torch.zeros(n, 3, tile_h, w)] + ([torch.zeros(n, 1, tile_h, w)] if with_edges else [])

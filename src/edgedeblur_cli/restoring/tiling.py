@@ -56,6 +56,15 @@ def tile_grid(length: int, tile: int, overlap: int, multiple: int) -> tuple[int,
     return size, starts
 
 
+def coverage(windows: dict[int, torch.Tensor], length: int) -> torch.Tensor:
+    """(length,) sum of the 1-D blend windows placed at their starts, cut to ``length``."""
+    total = torch.zeros(length)
+    for start, window in windows.items():
+        part = window[: length - start]
+        total[start : start + len(part)] += part
+    return total
+
+
 def round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
