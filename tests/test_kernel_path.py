@@ -575,6 +575,47 @@ def test_a_noisy_photo_saved_as_jpeg_is_not_made_worse(runner, tmp_path):
 
 
 @needs_photos
+def test_a_png_that_was_once_a_jpeg_is_read_as_one(runner, tmp_path):
+    """The same photo as above, its JPEG saved again as PNG (a conversion, an export): the
+    JPEG's quantization lattice in its 8x8 DCT blocks tells the tool, which reads its noise as a
+    JPEG file's instead of trusting the band the compression emptied."""
+    import io
+
+    kernel = gaussian_kernel(1.5)
+    sharp = _photo(3, 192)
+    encoded = io.BytesIO()
+    Image.fromarray(np.round(_blurred(sharp, kernel, noise=0.02, seed=1) * 255).astype(np.uint8)).save(encoded, "JPEG", quality=90)
+    Image.open(encoded).save(tmp_path / "converted.png")
+    once = np.asarray(Image.open(tmp_path / "converted.png"), dtype=np.float32) / 255
+    result = runner.invoke(main, ["restore", str(tmp_path / "converted.png"), "--gaussian", "1.5", "-o", str(tmp_path / "out.png")])
+    assert result.exit_code == 0, result.output
+    restored = np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float32) / 255
+    trusting = deconvolve_pixels(once, kernel, load_model(PRIOR_MODEL, device="cpu"))
+    assert _psnr(restored, sharp) > _psnr(once, sharp) > _psnr(trusting, sharp)
+
+
+@needs_photos
+def test_jpeg_history_is_told_by_the_quantization_lattice():
+    import io
+
+    from edgedeblur_cli.files.jpeg_history import jpeg_evidence, once_jpeg
+
+    for index, kernel in ((0, defocus_kernel(3.0)), (4, motion_kernel(9, 30)), (7, gaussian_kernel(1.5))):
+        png_born = np.round(_blurred(_photo(index, 321), kernel, noise=0.01) * 255).astype(np.uint8)
+        assert abs(jpeg_evidence(png_born)) < 0.1 and not once_jpeg(png_born)
+        for quality in (75, 90, 95):
+            encoded = io.BytesIO()
+            Image.fromarray(png_born).save(encoded, "JPEG", quality=quality)
+            assert once_jpeg(np.asarray(Image.open(encoded).convert("RGB")))
+    decoded = np.asarray(Image.open(encoded).convert("RGB"))
+    grey = io.BytesIO()
+    Image.fromarray(png_born).convert("L").save(grey, "JPEG", quality=90)
+    assert once_jpeg(np.asarray(Image.open(grey))) and not once_jpeg(np.asarray(Image.fromarray(png_born).convert("L")))
+    assert not once_jpeg(decoded.astype(np.float32) / 255) and not once_jpeg(decoded.astype(np.uint16) * 257)  # no JPEG decodes to these
+    assert not once_jpeg(decoded[:40, :40])  # too small to tell
+
+
+@needs_photos
 def test_the_default_route_reads_a_jpeg_photos_noise_as_jpeg(prior):
     """The same allowance on the default's kernel route: trusting the finest band alone, the
     deconvolution of a noisy JPEG by its own (right) kernel comes out dBs worse (30.9 -> 28.5 here;

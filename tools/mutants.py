@@ -279,6 +279,20 @@ MUTANTS = [
         ("tests/test_kernel_path.py::test_decoded_integers_deconvolve_as_their_floats_do",),
     ),
     Mutant(
+        "a PNG that was once a JPEG is read as a PNG born so (its noise trusted where JPEG emptied it)",
+        "src/edgedeblur_cli/cli/kernels.py",
+        "    return image.format in JPEG_FORMATS or once_jpeg(image.pixels)\n",
+        "    return image.format in JPEG_FORMATS\n",
+        ("tests/test_kernel_path.py::test_a_png_that_was_once_a_jpeg_is_read_as_one",),
+    ),
+    Mutant(
+        "JPEG history compared against the same grid, not the grid shifted by 4 px (nothing is ever told)",
+        "src/edgedeblur_cli/files/jpeg_history.py",
+        "    return lattice_score(luma[:-4, :-4], 0) - lattice_score(luma, 4)\n",
+        "    return lattice_score(luma[:-4, :-4], 0) - lattice_score(luma, 0)\n",
+        ("tests/test_kernel_path.py::test_jpeg_history_is_told_by_the_quantization_lattice",),
+    ),
+    Mutant(
         "the transfer function forgets to move the kernel's centre to the origin (output shifted)",
         "src/edgedeblur_cli/deconvolution/deconvolve.py",
         "    return torch.fft.rfft2(torch.roll(padded, (-(kh // 2), -(kw // 2)), dims=(0, 1)))",

@@ -67,6 +67,14 @@ def given_kernel(ctx: Context, kernel_file, motion, gaussian, defocus):
     return None, None
 
 
+def from_jpeg(image) -> bool:
+    """Whether ``image``'s noise is read as a JPEG's: a JPEG file, or pixels that were once one
+    (a PNG made from a JPEG: ``once_jpeg``), whose compression hides noise alike."""
+    from ..files.jpeg_history import once_jpeg
+
+    return image.format in JPEG_FORMATS or once_jpeg(image.pixels)
+
+
 def load_prior_or_exit(ctx: Context, device):
     from ..deconvolution.route import PRIOR_MODEL
 
@@ -83,7 +91,7 @@ def deconvolve_batch(prior, kernel, source: str, noise, compare: bool, images):
     outputs = []
     for image in images:
         try:  # the decoded integers: the deconvolution converts a window of them at a time
-            restored = deconvolve_pixels(image.pixels, kernel, prior, noise, compressed=image.format in JPEG_FORMATS)
+            restored = deconvolve_pixels(image.pixels, kernel, prior, noise, compressed=from_jpeg(image))
         except KernelError as exc:  # e.g. larger than this photo: name the kernel the user gave
             raise KernelError(f"{source}: {exc}") from None
         out = {"main": image.with_pixels(restored), "details": {"route": "kernel", "kernel_size": list(kernel.shape)}}
@@ -102,7 +110,7 @@ def auto_batch(network_batch, prior, noise, compare: bool, images):
     to_network = []
     for i, image in enumerate(images):
         pixels = image.float_pixels()
-        restored, estimate = route_photo(pixels, prior, noise, compressed=image.format in JPEG_FORMATS)
+        restored, estimate = route_photo(pixels, prior, noise, compressed=from_jpeg(image))
         if restored is None:
             to_network.append((i, estimate))
             continue
@@ -185,7 +193,7 @@ def kernel(files, raw, kernel_size, gamma):
             for image in images:
                 pixels = image.float_pixels()
                 # As the default route estimates, whatever the photo's size.
-                estimate = estimate_for(pixels, prior, options, compressed=image.format in JPEG_FORMATS, min_side=0)
+                estimate = estimate_for(pixels, prior, options, compressed=from_jpeg(image), min_side=0)
                 view = kernel_image(estimate.kernel, 1 if raw else max(1, 256 // estimate.kernel.shape[0]))
                 outputs.append({"main": ImageData(view[..., None].repeat(3, 2), grayscale=True), "details": _estimate_details(estimate, "kernel")})
             return outputs
