@@ -39,6 +39,7 @@ from PIL import Image
 
 from edgedeblur_cli.training.data import list_images, load_photos
 from edgedeblur_cli.degradations.realistic import blur, disk_kernel, gaussian_kernel, linear_motion_kernel
+from edgedeblur_cli.files.jpeg_history import once_jpeg
 from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, MIN_BLIND_SIDE, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo
 from edgedeblur_cli.restoring.restore import load_model, restore_image
 
@@ -135,29 +136,32 @@ def main() -> None:
         known = cases[0].kernel is not None
         networks = [to_u8(as_float(restore_image(c.degraded, network))) for c in cases]
         estimates, seconds = [], []
-        jpeg = "JPEG" in label  # as the command line reads a JPEG file's noise (``compressed``)
-        for c in cases:
+        # Whose noise is read as a JPEG's (``compressed``), as the command line does: the JPEG rows'
+        # photos come from .jpg files; the others from PNG files, read so when they were once JPEGs
+        # (``once_jpeg``: the clean BSDS photos and the real camera noise, decoded JPEGs themselves).
+        jpegs = [("JPEG" in label) or once_jpeg(c.degraded) for c in cases]
+        for c, jpeg in zip(cases, jpegs):
             began = time.monotonic()  # as the default estimates (every candidate setting, the sharpest kept)
             estimates.append(estimate_for(as_float(c.degraded), prior, compressed=jpeg, min_side=0))
             seconds.append(time.monotonic() - began)
         # The default's own decision (extent, then the re-blur residual), on the estimate just timed.
-        routed = [route_photo(as_float(c.degraded), prior, rule=rule, estimate=e, compressed=jpeg) if min(c.degraded.shape[:2]) >= MIN_BLIND_SIDE else (None, e) for c, e in zip(cases, estimates)]
+        routed = [route_photo(as_float(c.degraded), prior, rule=rule, estimate=e, compressed=j) if min(c.degraded.shape[:2]) >= MIN_BLIND_SIDE else (None, e) for c, e, j in zip(cases, estimates, jpegs)]
         taken = [r[0] is not None for r in routed]
         default = [to_u8(r[0]) if r[0] is not None else n for r, n in zip(routed, networks)]
         accuracy_row = known and any(k in label for k in KERNEL_ROWS)
         if accuracy_row:  # deconvolved by the estimate whether or not the rule trusts it
-            blind = [to_u8(r[0]) if r[0] is not None else to_u8(deconvolve_pixels(as_float(c.degraded), e.kernel, prior, options=BLIND_DECONVOLUTION, compressed=jpeg)) for r, c, e in zip(routed, cases, estimates)]
-            true_as_blind = [to_u8(deconvolve_pixels(as_float(c.degraded), c.kernel.astype(np.float64), prior, options=BLIND_DECONVOLUTION, compressed=jpeg)) for c in cases]
+            blind = [to_u8(r[0]) if r[0] is not None else to_u8(deconvolve_pixels(as_float(c.degraded), e.kernel, prior, options=BLIND_DECONVOLUTION, compressed=j)) for r, c, e, j in zip(routed, cases, estimates, jpegs)]
+            true_as_blind = [to_u8(deconvolve_pixels(as_float(c.degraded), c.kernel.astype(np.float64), prior, options=BLIND_DECONVOLUTION, compressed=j)) for c, j in zip(cases, jpegs)]
         cells = {"input": score([(c.degraded, c.sharp) for c in cases])}
         if known:
             ref_name, cells["Wiener, true kernel"] = classical("wiener", cases)
-            true_path = [to_u8(deconvolve_pixels(as_float(c.degraded), c.kernel.astype(np.float64), prior, compressed=jpeg)) for c in cases]
+            true_path = [to_u8(deconvolve_pixels(as_float(c.degraded), c.kernel.astype(np.float64), prior, compressed=j)) for c, j in zip(cases, jpegs)]
             cells["--kernel (true)"] = score([(t, c.sharp) for t, c in zip(true_path, cases)])
         cells["networks (before)"] = score([(n, c.sharp) for n, c in zip(networks, cases)])
         cells["default (now)"] = score([(d, c.sharp) for d, c in zip(default, cases)])
         base = cells["input"]["psnr"]
         line = f"{label:<33}" + "".join(f"  {cell(cells[n], None if n == 'input' else base) if n in cells else '-':>19}" for n in names)
-        print(line + f"  {sum(taken)}/{len(cases)}", flush=True)
+        print(line + f"  {sum(taken)}/{len(cases)}" + (f" ({sum(jpegs)} read as JPEG)" if "JPEG" not in label else ""), flush=True)
         row = {"kind": label, **cells, "kernel_route": sum(taken), "photos": len(cases), "estimation_s": {"median": float(np.median(seconds)), "max": float(max(seconds))}}
         if known:  # a blind estimate is centred on its centroid, the true kernel anywhere: score up to a shift too
             shifted = {"input": [c.degraded for c in cases], "--kernel (true)": true_path, "networks (before)": networks, "default (now)": default}
