@@ -21,11 +21,11 @@ import numpy as np
 # Most 8x8 blocks looked at per side: a central region of 320x320 px, plenty for the
 # statistics and fast on any photo (a 12 MP photo has 190,000 blocks).
 MAX_BLOCKS = 40
-STEPS = np.arange(2, 41)  # quantization steps tried per coefficient (JPEG quality 50-98 uses 2-40 at low frequencies)
+STEPS = np.arange(2, 41)  # quantization steps tried per coefficient
 MIN_COEFFICIENTS = 200  # per coefficient and step: fewer (a flat photo) tells nothing
-# Aligned minus shifted lattice score: once-JPEG PNGs (quality 75-95, blurred + noise before)
-# +0.65 to +1.06; PNG-born blurred photos, halved photos -0.014 to +0.011 (96 photos,
-# docs/research-log.md).
+# Aligned minus shifted lattice score on 24 training photos per kind: once-JPEG PNGs of quality
+# 75-90 (blurred or not, with or without noise) +0.47 to +1.06; PNG-born ones (4 blurs x 3 noise
+# levels, halved photos) -0.038 to +0.038 (docs/research-log.md, 2026-12-07 second session).
 THRESHOLD = 0.3
 
 
