@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -21,6 +20,7 @@ from torch import nn
 
 from .deconvolve import DeconvolutionOptions, deconvolve, schedule_for
 from ..models.common import unit_float
+from ..restoring.restore import pixels_tensor
 from .choose import sharpening, sharpest
 from .estimate import Denoiser, EstimationOptions, KernelEstimate, estimate_kernel
 
@@ -195,11 +195,7 @@ def _as_batch(pixels: np.ndarray, keep_integers: bool = False) -> torch.Tensor:
     """(H, W, 3) float, or uint8 / uint16 (0 to the dtype's maximum), array -> (1, 3, H, W)
     tensor, a view where the array allows: float32 in [0, 1], or the integers as they are
     when ``keep_integers``."""
-    if pixels.dtype.kind == "f":
-        pixels = pixels.astype(np.float32, copy=False)
-    with warnings.catch_warnings():  # a decoded photo's array is read-only; it is only ever read
-        warnings.simplefilter("ignore", UserWarning)
-        batch = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
+    batch = pixels_tensor(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
     return batch if keep_integers else unit_float(batch)
 
 

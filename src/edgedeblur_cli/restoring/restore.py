@@ -281,18 +281,23 @@ def _tiled(model, images: torch.Tensor, tile: int, multiple: int, options: Resto
     return restored, edges
 
 
+def pixels_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """A tensor viewing ``pixels`` (any shape): uint8 / uint16 kept as decoded, anything else as
+    float32 (a copy only if it was not float32)."""
+    if pixels.dtype not in (np.uint8, np.uint16):
+        pixels = np.asarray(pixels, dtype=np.float32)
+    with warnings.catch_warnings():  # a decoded photo's array is read-only; it is only ever read
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(pixels)
+
+
 def restore_arrays(
     model: nn.Module, images: list[np.ndarray], options: RestoreOptions = RestoreOptions(), with_edges: bool = True
 ) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """Restore same-size (H, W, 3) arrays together, float32 in [0, 1] or uint8 / uint16; returns
     (restored, edges (H, W) or None) per image, in the arrays' dtype."""
     # One image is viewed, not copied: NHWC memory is what channels-last convolutions want anyway.
-    stacked = images[0][None] if len(images) == 1 else np.stack(images)
-    if stacked.dtype not in (np.uint8, np.uint16):
-        stacked = np.asarray(stacked, dtype=np.float32)
-    with warnings.catch_warnings():  # a decoded photo's array is read-only; it is only ever read
-        warnings.simplefilter("ignore", UserWarning)
-        batch = torch.from_numpy(stacked).permute(0, 3, 1, 2)
+    batch = pixels_tensor(images[0][None] if len(images) == 1 else np.stack(images)).permute(0, 3, 1, 2)
     restored, edges = restore_tensor(model, batch, options, with_edges=with_edges)
     out = restored.permute(0, 2, 3, 1).numpy()
     edge_maps = edges[:, 0].numpy() if edges is not None else [None] * len(images)
