@@ -576,37 +576,47 @@ def test_a_noisy_photo_saved_as_jpeg_is_not_made_worse(runner, tmp_path):
 
 @needs_photos
 def test_a_png_that_was_once_a_jpeg_is_read_as_one(runner, tmp_path):
-    """The same photo as above, its JPEG saved again as PNG (a conversion, an export): the
-    JPEG's quantization lattice in its 8x8 DCT blocks tells the tool, which reads its noise as a
-    JPEG file's instead of trusting the band the compression emptied."""
+    """The same photo as above, its JPEG cropped and saved again as PNG (an editor's export):
+    the JPEG's quantization lattice in its 8x8 DCT blocks, wherever the crop moved their grid,
+    tells the tool, which reads its noise as a JPEG file's instead of trusting the band the
+    compression emptied."""
     import io
 
     kernel = gaussian_kernel(1.5)
     sharp = _photo(3, 192)
     encoded = io.BytesIO()
     Image.fromarray(np.round(_blurred(sharp, kernel, noise=0.02, seed=1) * 255).astype(np.uint8)).save(encoded, "JPEG", quality=90)
-    Image.open(encoded).save(tmp_path / "converted.png")
+    # Cropped off JPEG's 8x8 grid first, as an editor's crop would be.
+    Image.fromarray(np.asarray(Image.open(encoded))[5:, 2:]).save(tmp_path / "converted.png")
+    sharp = sharp[5:, 2:]
     once = np.asarray(Image.open(tmp_path / "converted.png"), dtype=np.float32) / 255
     result = runner.invoke(main, ["restore", str(tmp_path / "converted.png"), "--gaussian", "1.5", "-o", str(tmp_path / "out.png")])
     assert result.exit_code == 0, result.output
     restored = np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float32) / 255
-    trusting = deconvolve_pixels(once, kernel, load_model(PRIOR_MODEL, device="cpu"))
-    assert _psnr(restored, sharp) > _psnr(once, sharp) > _psnr(trusting, sharp)
+    trusting = deconvolve_pixels(once, kernel, load_model(PRIOR_MODEL, device="cpu"))  # as a PNG born so (31.4 against 28.5 dB here)
+    assert _psnr(restored, sharp) > max(_psnr(once, sharp), _psnr(trusting, sharp)) + 1
 
 
 @needs_photos
 def test_jpeg_history_is_told_by_the_quantization_lattice():
     import io
 
-    from edgedeblur_cli.files.jpeg_history import jpeg_evidence, once_jpeg
+    from edgedeblur_cli.files.jpeg_history import grid_offset, jpeg_evidence, once_jpeg
 
     for index, kernel in ((0, defocus_kernel(3.0)), (4, motion_kernel(9, 30)), (7, gaussian_kernel(1.5))):
         png_born = np.round(_blurred(_photo(index, 321), kernel, noise=0.01) * 255).astype(np.uint8)
         assert abs(jpeg_evidence(png_born)) < 0.1 and not once_jpeg(png_born)
+        assert abs(jpeg_evidence(png_born[3:, 5:])) < 0.1  # no grid to find in a crop of it either
         for quality in (75, 90, 95):
             encoded = io.BytesIO()
             Image.fromarray(png_born).save(encoded, "JPEG", quality=quality)
-            assert once_jpeg(np.asarray(Image.open(encoded).convert("RGB")))
+            decoded = np.asarray(Image.open(encoded).convert("RGB"))
+            assert once_jpeg(decoded)
+            # Cropped off JPEG's grid (an editor's crop, saved as PNG): the grid is found where it went.
+            for top, left in ((3, 5), (6, 1)):
+                assert once_jpeg(decoded[top:, left:]), (quality, top, left)
+            luma = decoded[3:, 5:].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+            assert grid_offset(luma[:167, :167]) == (5, 3)  # the grid now starts 8 - 3 rows, 8 - 5 columns in
     decoded = np.asarray(Image.open(encoded).convert("RGB"))
     grey = io.BytesIO()
     Image.fromarray(png_born).convert("L").save(grey, "JPEG", quality=90)

@@ -288,8 +288,22 @@ MUTANTS = [
     Mutant(
         "JPEG history compared against the same grid, not the grid shifted by 4 px (nothing is ever told)",
         "src/edgedeblur_cli/files/jpeg_history.py",
-        "    return lattice_score(luma[:-4, :-4], 0) - lattice_score(luma, 4)\n",
-        "    return lattice_score(luma[:-4, :-4], 0) - lattice_score(luma, 0)\n",
+        "    return lattice_score(luma[oy : oy + n_h, ox : ox + n_w]) - lattice_score(luma[oy + 4 : oy + 4 + n_h, ox + 4 : ox + 4 + n_w])\n",
+        "    return lattice_score(luma[oy : oy + n_h, ox : ox + n_w]) - lattice_score(luma[oy : oy + n_h, ox : ox + n_w])\n",
+        ("tests/test_kernel_path.py::test_jpeg_history_is_told_by_the_quantization_lattice",),
+    ),
+    Mutant(
+        "a JPEG cropped off its 8x8 grid is looked for on the grid from the top left only",
+        "src/edgedeblur_cli/files/jpeg_history.py",
+        "    offset = grid_offset(_central_luma(pixels, SEARCH_BLOCKS))\n",
+        "    offset = (0, 0)\n",
+        ("tests/test_kernel_path.py::test_jpeg_history_is_told_by_the_quantization_lattice",),
+    ),
+    Mutant(
+        "the grid search's offset read with its axes swapped",
+        "src/edgedeblur_cli/files/jpeg_history.py",
+        "    return int(oy), int(ox)\n",
+        "    return int(ox), int(oy)\n",
         ("tests/test_kernel_path.py::test_jpeg_history_is_told_by_the_quantization_lattice",),
     ),
     Mutant(

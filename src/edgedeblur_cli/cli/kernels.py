@@ -67,11 +67,18 @@ def given_kernel(ctx: Context, kernel_file, motion, gaussian, defocus):
     return None, None
 
 
-def from_jpeg(image) -> bool:
+def from_jpeg(image, noise: float | None = None, kernel=None) -> bool:
     """Whether ``image``'s noise is read as a JPEG's: a JPEG file, or pixels that were once one
-    (a PNG made from a JPEG: ``once_jpeg``), whose compression hides noise alike."""
+    (a PNG made from a JPEG: ``once_jpeg``), whose compression hides noise alike.
+
+    The reading matters where the noise is estimated, and for a blob ``kernel``, whose schedule
+    allows for JPEG (``schedule_for``): with ``noise`` given and no blob, False without the
+    lattice test (0.1-0.2 s a photo)."""
+    from ..deconvolution.deconvolve import is_blob
     from ..files.jpeg_history import once_jpeg
 
+    if noise is not None and (kernel is None or not is_blob(kernel)):
+        return False
     return image.format in JPEG_FORMATS or once_jpeg(image.pixels)
 
 
@@ -91,7 +98,7 @@ def deconvolve_batch(prior, kernel, source: str, noise, compare: bool, images):
     outputs = []
     for image in images:
         try:  # the decoded integers: the deconvolution converts a window of them at a time
-            restored = deconvolve_pixels(image.pixels, kernel, prior, noise, compressed=from_jpeg(image))
+            restored = deconvolve_pixels(image.pixels, kernel, prior, noise, compressed=from_jpeg(image, noise, kernel))
         except KernelError as exc:  # e.g. larger than this photo: name the kernel the user gave
             raise KernelError(f"{source}: {exc}") from None
         out = {"main": image.with_pixels(restored), "details": {"route": "kernel", "kernel_size": list(kernel.shape)}}
@@ -110,7 +117,7 @@ def auto_batch(network_batch, prior, noise, compare: bool, images):
     to_network = []
     for i, image in enumerate(images):
         pixels = image.float_pixels()
-        restored, estimate = route_photo(pixels, prior, noise, compressed=from_jpeg(image))
+        restored, estimate = route_photo(pixels, prior, noise, compressed=from_jpeg(image, noise))
         if restored is None:
             to_network.append((i, estimate))
             continue

@@ -86,6 +86,11 @@ BLOB_SCHEDULE = {"iterations": 8, "start_sigma": 49 / 255}  # DPIR's own
 JPEG_BLOB_NOISE_SCALE = 1.2
 
 
+def is_blob(kernel: np.ndarray) -> bool:
+    """Whether (k, k) ``kernel`` is a blob (Gaussian, defocus), not a path (motion, shake)."""
+    return kernel_fill(np.asarray(kernel, dtype=np.float64)) > BLOB_FILL
+
+
 def schedule_for(kernel: np.ndarray, options: DeconvolutionOptions = DeconvolutionOptions(), compressed: bool = False) -> DeconvolutionOptions:
     """``options`` with the splitting schedule that suits ``kernel``, known exactly: DPIR's 8
     rounds from 49/255 for a blob, whose lost fine detail the prior rebuilds over more rounds
@@ -95,7 +100,7 @@ def schedule_for(kernel: np.ndarray, options: DeconvolutionOptions = Deconvoluti
     kernels, against 5 from 25/255: defocus 3 +0.32-0.50 dB, Gaussian 3 +0.18, linear motion
     -0.80, camera shake -0.50; the seed's blur + JPEG 90 from JPEG files -0.89 at 1x, +0.48 at
     1.2x (docs/research-log.md, 2026-12-07)."""
-    if kernel_fill(np.asarray(kernel, dtype=np.float64)) <= BLOB_FILL:
+    if not is_blob(kernel):
         return options
     scale = options.noise_scale * (JPEG_BLOB_NOISE_SCALE if compressed else 1.0)
     return replace(options, noise_scale=scale, **BLOB_SCHEDULE)
