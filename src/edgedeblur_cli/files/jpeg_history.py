@@ -11,7 +11,9 @@ table). Decoded and rounded to 8 bits, the luminance's block coefficients still 
 about 0.35 of those multiples; on the grid shifted by 4 px, or in a photo never saved as
 JPEG, they spread evenly (the test of Fan & de Queiroz, "Identification of bitmap
 compression history", 2003). Blur, resizing and noise after the JPEG erase the lattice, as
-they should: then the compression no longer shows in the noise either.
+they should: then the compression no longer shows in the noise either. A crop moves JPEG's
+grid; where the grid from the top left shows no lattice, the grid is searched for
+(``grid_offset``).
 """
 
 from __future__ import annotations
