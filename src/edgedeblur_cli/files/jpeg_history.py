@@ -107,7 +107,7 @@ def grid_offset(luma: np.ndarray) -> tuple[int, int]:
     whose block DCT coefficients sit closest to a lattice starts: where JPEG's grid is when the
     pixels were once a JPEG, cropped since (the grid of a photo never saved as JPEG is arbitrary).
 
-    Scored on a few low-frequency coefficients, which every block holds (``lattice_score`` on
+    Scored on a few low-frequency coefficients, which most blocks hold (``lattice_score`` on
     all 63 at all 64 offsets would cost 30 times more). On 24 training photos saved at quality
     75-95, cropped by 1-7 px each way, the grid found was JPEG's on every one (research log,
     2026-12-07, third session)."""
