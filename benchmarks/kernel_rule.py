@@ -10,7 +10,7 @@ that never send a clean or merely noisy photo there and leave every kind of inpu
 it came. The chosen rule is then checked on the test photos by
 ``benchmarks/kernel_path.py``.
 
-    python benchmarks/kernel_rule.py [--photos 12]
+    python benchmarks/kernel_rule.py [--photos 12] [--skip 0]
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=12)
+    parser.add_argument("--skip", type=int, default=0, help="leave out the last SKIP training photos (measured in an earlier dump): --photos 36 --skip 24 takes the 36 before them")
     parser.add_argument("--data", type=Path, default=TRAIN)
     parser.add_argument("--dump", type=Path, help="write every photo's features and scores here (JSON)")
     parser.add_argument("--load", type=Path, action="append", default=[], help="choose from --dump files instead of measuring again (repeatable: their rows are joined)")
@@ -105,7 +106,8 @@ def main() -> None:
 
 
 def measure(args) -> list:
-    photos = load_photos(list_images(args.data)[-args.photos :])
+    images = list_images(args.data)
+    photos = load_photos(images[len(images) - args.skip - args.photos : len(images) - args.skip])
     network = load_model("edgedeblur-auto", device="cpu")
     prior = load_model(PRIOR_MODEL, device="cpu")
     rows = []  # (label, may take it, radius, confidence, input dB, networks dB, kernel dB, residual, fill, sharpening)
