@@ -30,7 +30,7 @@ from ..device import native_bfloat16
 from ..models.common import unit_float
 from ..models.prior_denoiser import estimate_noise
 from ..restoring.allocator import release_free_memory
-from ..restoring.tiling import blend_window, coverage, tile_grid
+from ..restoring.tiling import blend_windows, coverage, tile_grid
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -288,8 +288,7 @@ def deconvolve(
         return _window(image, k, prior, noise, options, margin).clamp_(0, 1)
     result = torch.zeros(n, 3, h, w)
     release_free_memory()  # the noise estimate's freed buffers
-    rows = {t: blend_window(tile_h, overlap, t == tops[0], t == tops[-1]) for t in tops}
-    cols = {l: blend_window(tile_w, overlap, l == lefts[0], l == lefts[-1]) for l in lefts}
+    rows, cols = blend_windows(tile_h, overlap, tops), blend_windows(tile_w, overlap, lefts)
     total, done = len(tops) * len(lefts), 0
     for t in tops:
         for l in lefts:

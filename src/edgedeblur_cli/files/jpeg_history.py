@@ -54,12 +54,12 @@ def _block_dct(region: np.ndarray) -> np.ndarray:
     return (_DCT @ blocks @ _DCT.T).reshape(-1, 64)
 
 
-def lattice_score(luma: np.ndarray, offset: int = 0) -> float:
+def lattice_score(luma: np.ndarray) -> float:
     """How closely the 8x8 block DCT coefficients of ``luma`` (H, W) float, 0-255, on the grid
-    starting ``offset`` px from the top left sit on multiples of a step: the mean over the AC
-    coefficients of the best step's mean cos(2 pi c / step), over coefficients above half the
-    step. 1: a perfect lattice; about 0: none."""
-    fits = _lattice_fits(_block_dct(luma[offset:, offset:])[:, 1:], MIN_COEFFICIENTS)
+    from its top left sit on multiples of a step: the mean over the AC coefficients of the best
+    step's mean cos(2 pi c / step), over coefficients above half the step. 1: a perfect
+    lattice; about 0: none."""
+    fits = _lattice_fits(_block_dct(luma)[:, 1:], MIN_COEFFICIENTS)
     fits = fits[np.isfinite(fits)]
     return float(fits.mean()) if fits.size else 0.0
 

@@ -20,7 +20,7 @@ from torch import nn
 from ..device import pick_device
 from ..names import DEFAULT_MODEL
 from ..models.common import unit_float
-from .tiling import blend_window, coverage, round_up, tile_grid, tile_input
+from .tiling import blend_windows, coverage, round_up, tile_grid, tile_input
 from ..weights import load_named_model
 
 
@@ -239,8 +239,7 @@ def _tiled(model, images: torch.Tensor, tile: int, multiple: int, options: Resto
     overlap = min(_overlap(model, options), tile // 2 - 1)
     tile_h, tops = tile_grid(round_up(h, multiple), tile, overlap, multiple)
     tile_w, lefts = tile_grid(round_up(w, multiple), tile, overlap, multiple)
-    rows = {t: blend_window(tile_h, overlap, t == tops[0], t == tops[-1]) for t in tops}
-    cols = {l: blend_window(tile_w, overlap, l == lefts[0], l == lefts[-1]) for l in lefts}
+    rows, cols = blend_windows(tile_h, overlap, tops), blend_windows(tile_w, overlap, lefts)
     weight_rows, weight_cols = coverage(rows, h), coverage(cols, w)
     restored = _empty_like_photo(images, 3)
     edges = _empty_like_photo(images, 1) if with_edges else None

@@ -56,6 +56,13 @@ def tile_grid(length: int, tile: int, overlap: int, multiple: int) -> tuple[int,
     return size, starts
 
 
+def blend_windows(size: int, overlap: int, starts: list[int]) -> dict[int, torch.Tensor]:
+    """{start: ``blend_window``} for tiles of ``size`` at ``starts`` along one axis, the first
+    and last ones flat at the photo's edges: a tile's 2-D weights are its row's window times
+    its column's."""
+    return {start: blend_window(size, overlap, start == starts[0], start == starts[-1]) for start in starts}
+
+
 def coverage(windows: dict[int, torch.Tensor], length: int) -> torch.Tensor:
     """(length,) sum of the 1-D blend windows placed at their starts, cut to ``length``."""
     total = torch.zeros(length)
