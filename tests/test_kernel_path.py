@@ -252,6 +252,55 @@ def test_the_estimator_recovers_a_motion_kernel():
     assert takes_kernel_path(estimate)
 
 
+@needs_photos
+@pytest.mark.parametrize("angle", [30, 150])
+def test_the_cepstrum_measures_a_straight_motion(angle):
+    """Length and direction of a straight motion from the zeros it leaves in the spectrum; 30 and
+    150 degrees are each other's mirror images, so a flipped axis fails one of them."""
+    from edgedeblur_cli.deconvolution.straight import angle_difference, cepstral_line
+
+    line = cepstral_line(_blurred(_photo(3, 320), motion_kernel(12, angle)))
+    assert abs(line.length - 12) <= 1 and angle_difference(line.angle, angle) <= 3 and line.depth < 0
+
+
+@needs_photos
+def test_a_sharp_photos_short_line_estimate_is_not_straightened():
+    """A sharp photo's estimate is often a short line; its cepstrum has no peak for any line
+    (the blur's zeros make the peak), so nothing is drawn."""
+    from edgedeblur_cli.deconvolution.straight import straightened
+
+    for index in (0, 2):
+        sharp = _blurred(_photo(index, 320), np.pad(np.ones((1, 1)), 1))  # noise 0.01 and 8 bits, no blur
+        for length in (5, 9):
+            for angle in (0, 45, 90, 135):
+                assert straightened(sharp, motion_kernel(length, angle))[1] is None, (index, length, angle)
+    assert straightened(_blurred(_photo(2, 320), motion_kernel(12, 30)), motion_kernel(8, 33))[1] is not None
+
+
+def test_a_line_is_fitted_to_a_straight_kernel_and_not_to_a_curved_one():
+    from edgedeblur_cli.deconvolution.straight import angle_difference, line_fit
+
+    fit = line_fit(motion_kernel(9, 120))
+    assert abs(fit.length - 9) <= 0.5 and angle_difference(fit.angle, 120) <= 1 and fit.agreement > 0.99
+    assert line_fit(_shake()).agreement < 0.8
+
+
+@needs_photos
+def test_a_straight_estimate_too_short_is_drawn_at_the_blurs_length():
+    """The estimator's failure on straight motion: a line in the right direction, too short. The
+    cepstrum measures the length; a curved estimate is kept as it is."""
+    from edgedeblur_cli.deconvolution.straight import straightened
+
+    truth = motion_kernel(12, 30)
+    blurred = _blurred(_photo(3, 320), truth)
+    short = motion_kernel(6, 33)
+    kernel, line = straightened(blurred, short)
+    assert line is not None and abs(line.length - 12) <= 1
+    assert kernel_agreement(kernel, truth) > 0.95 > kernel_agreement(short, truth) + 0.1
+    curved, none = straightened(blurred, _shake())
+    assert none is None and np.array_equal(curved, _shake())
+
+
 def test_the_size_search_grows_on_a_kernels_mass_not_on_specks():
     """A window is grown when a real share of the kernel lies on its border, not for a few
     specks of fitted noise there (which grew windows to several times the blur)."""
@@ -323,7 +372,7 @@ def test_the_default_keeps_the_sharpest_of_its_candidate_estimates(prior):
 
     blurred = _blurred(_photo(3, 320), motion_kernel(17, 30))
     candidates = ({"kernel_size": 11}, {}, {"l0_weight": 8e-3})  # the first too small for a 17 px line
-    estimate = estimate_for(blurred, prior, candidates=candidates)
+    estimate = estimate_for(blurred, prior, candidates=candidates, straight=False)  # the choice alone; lines: below
     chosen = estimate.details["candidate"]
     assert chosen != 0
     alone = estimate_kernel(blurred, replace(EstimationOptions(), **candidates[chosen]), prior_denoiser(prior))
@@ -358,12 +407,33 @@ def test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve(p
     blurred = _blurred(_photo(3, 320), motion_kernel(17, 30))
     calls.clear()
     estimates.clear()
-    judged = estimate_for(blurred, prior, rule=OPEN_RULE)
+    judged = estimate_for(blurred, prior, rule=OPEN_RULE, straight=False)
     assert len(calls) == len(CANDIDATES) + 1 and len(estimates) == len(CANDIDATES)  # every candidate and the delta
-    unjudged = estimate_for(blurred, prior)
+    unjudged = estimate_for(blurred, prior, straight=False)
     assert judged.details["candidate"] == unjudged.details["candidate"]
     np.testing.assert_array_equal(judged.kernel, unjudged.kernel)
     assert judged.details["first_setting"].details["sharpening"] == unjudged.details["first_setting"].details["sharpening"]
+
+
+@needs_photos
+def test_a_line_the_cepstrum_confirms_wins_over_a_sharper_deconvolution(prior, monkeypatch):
+    """On this photo (noise 0.02) the sparsest deconvolution picks another setting's kernel, a
+    worse one; the first setting's line, drawn at the cepstrum's length, is kept instead, and
+    no other setting is estimated or deconvolved."""
+    from edgedeblur_cli.deconvolution import route
+
+    truth = motion_kernel(17, 30)
+    noisy = _blurred(_photo(3, 320), truth, noise=0.02)
+    chosen = estimate_for(noisy, prior, straight=False)
+    calls, estimates = [], []
+    real, real_estimate = route.deconvolve_pixels, route.estimate_kernel
+    monkeypatch.setattr(route, "deconvolve_pixels", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    monkeypatch.setattr(route, "estimate_kernel", lambda *args, **kwargs: estimates.append(1) or real_estimate(*args, **kwargs))
+    line = estimate_for(noisy, prior, rule=OPEN_RULE)
+    assert "straight" in line.details and abs(line.details["straight"].length - 17) <= 1
+    assert kernel_agreement(line.kernel, truth) > 0.98 > kernel_agreement(chosen.kernel, truth) + 0.05
+    assert line.details["candidate"] == 0 and line.details["first_setting"] is line
+    assert len(estimates) == 1 and len(calls) == 2 and line.details["sharpening"] > 1  # the delta's deconvolution and the line's
 
 
 @needs_photos

@@ -144,6 +144,9 @@ def _estimate_details(estimate, route: str) -> dict:
         details["sharpening"] = round(judged.details["sharpening"], 3)
     if "candidate" in estimate.details:  # which estimator setting gave the kernel (``route.CANDIDATES``)
         details["candidate"] = estimate.details["candidate"]
+    if "straight" in estimate.details:  # a line, drawn at the length and angle of the photo's cepstrum (``straight.py``)
+        line = estimate.details["straight"]
+        details["straight_motion"] = {"length": round(line.length, 2), "angle": round(line.angle, 1)}
     return details
 
 
@@ -213,6 +216,8 @@ def kernel(files, raw, kernel_size, gamma):
         for result in summary.results:
             if result.get("status") == "done" and "kernel_size" in result:
                 h, w = result["kernel_size"]
-                stderr(f"{result['input']}: kernel {h}x{w} px, radius {result['kernel_radius']:.1f} px, confidence {result['confidence']:.2f}")
+                line = result.get("straight_motion")
+                motion = f", a straight motion of {line['length']:.1f} px at {line['angle']:.0f} degrees" if line else ""
+                stderr(f"{result['input']}: kernel {h}x{w} px, radius {result['kernel_radius']:.1f} px, confidence {result['confidence']:.2f}{motion}")
 
     run_file_command(ctx, "estimated", files, make_process, 1, report=report)

@@ -23,6 +23,7 @@ from ..models.common import unit_float
 from ..restoring.restore import pixels_tensor
 from .choose import sharpening, sharpest
 from .estimate import Denoiser, EstimationOptions, KernelEstimate, estimate_kernel
+from .straight import central_cepstrum, straighten
 
 PRIOR_MODEL = "edgedeblur-prior"
 MIN_BLIND_SIDE = 96  # smaller photos hold too few edges to estimate a kernel: the networks' route
@@ -117,6 +118,7 @@ def estimate_for(
     compressed: bool = False,
     min_side: int = MIN_BLIND_SIDE,
     rule: BlindRule | None = None,
+    straight: bool = True,
 ) -> KernelEstimate | None:
     """The kernel estimate of (H, W, 3) float in [0, 1], or None for a photo with a side under
     ``min_side`` (the route's: too few edges to judge; 0 estimates any photo, as ``edgedeblur kernel``).
@@ -133,32 +135,50 @@ def estimate_for(
     setting is estimated first and returned as it is when it fails the kernel checks (no other
     setting, no deconvolution), or without the choice when it fails the sharpening check (two
     deconvolutions instead of four). Photos the rule may take get the same estimate as without it.
+
+    ``straight``: each estimate that is already a straight line is replaced by the straight
+    motion the photo's cepstrum measures (``straight.straighten``), before the rule judges it.
     """
     if min(pixels.shape[:2]) < min_side:
         return None
     if prior is None:
-        return estimate_kernel(pixels, options)
+        return straighten(pixels, estimate_kernel(pixels, options)) if straight else estimate_kernel(pixels, options)
     denoise = prior_denoiser(prior)
     settings = [replace(options, **change) for change in candidates or ({},)]
+    cepstrum_of = central_cepstrum(pixels) if straight else None
+
+    def straightened(estimate: KernelEstimate) -> KernelEstimate:
+        return estimate if cepstrum_of is None else straighten(pixels, estimate, cepstrum_of)
+
     if rule is None:
-        estimates = _side_by_side(pixels, settings, denoise)
+        estimates = [straightened(e) for e in _side_by_side(pixels, settings, denoise)]
     else:
         # The rule judges the first setting alone, so it goes first (its two regions side by side):
         # a photo the rule refuses costs one setting, not three, one it may take about 0.5 s more
         # (docs/benchmarks.md, "The route's estimate, with and without the rule's early exit").
-        first = estimate_kernel(pixels, settings[0], denoise, parallel_regions=True)
+        first = straightened(estimate_kernel(pixels, settings[0], denoise, parallel_regions=True))
         if not takes_kernel_path(first, rule):
             first.details.update(first_setting=first, candidate=0)
             return first
-        estimates = [first] + _side_by_side(pixels, settings[1:], denoise)
+        estimates = [first]
 
     def deconvolve_region(crop: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         return deconvolve_pixels(crop, kernel, prior, noise, BLIND_DECONVOLUTION, compressed)
 
     first = estimates[0]
+    if "straight" in first.details:
+        # A line the cepstrum confirms is trusted over the other settings, whose sparser
+        # deconvolutions chose a wrong kernel over it (research log 2026-12-07, fourth session).
+        first.details.update(sharpening=sharpening(pixels, first, deconvolve_region), first_setting=first, candidate=0)
+        return first
+    if len(estimates) < len(settings):
+        estimates += [straightened(e) for e in _side_by_side(pixels, settings[1:], denoise)]
     # The first setting's sharpening is what the rule judges (``BlindRule.min_sharpening``).
     stop_below = None if rule is None else rule.min_sharpening
     index, first.details["sharpening"] = sharpest(pixels, estimates, deconvolve_region, stop_below)
+    lines = [i for i, e in enumerate(estimates) if "straight" in e.details]
+    if lines and first.details["sharpening"] >= (stop_below or 0):
+        index = lines[0]
     chosen = estimates[index]
     chosen.details["candidate"] = index
     chosen.details["first_setting"] = first
