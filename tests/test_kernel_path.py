@@ -429,11 +429,21 @@ def test_a_line_the_cepstrum_confirms_wins_over_a_sharper_deconvolution(prior, m
     real, real_estimate = route.deconvolve_pixels, route.estimate_kernel
     monkeypatch.setattr(route, "deconvolve_pixels", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
     monkeypatch.setattr(route, "estimate_kernel", lambda *args, **kwargs: estimates.append(1) or real_estimate(*args, **kwargs))
-    line = estimate_for(noisy, prior, rule=OPEN_RULE)
+    line = estimate_for(noisy, prior, rule=replace(OPEN_RULE, trust_straight=False))
     assert "straight" in line.details and abs(line.details["straight"].length - 17) <= 1
     assert kernel_agreement(line.kernel, truth) > 0.98 > kernel_agreement(chosen.kernel, truth) + 0.05
     assert line.details["candidate"] == 0 and line.details["first_setting"] is line
     assert len(estimates) == 1 and len(calls) == 2 and line.details["sharpening"] > 1  # the delta's deconvolution and the line's
+
+    # A rule that trusts such a line asks nothing of its deconvolutions, so none is made, and
+    # takes it where its sharpening and residual checks would refuse it.
+    calls.clear()
+    trusted = estimate_for(noisy, prior, rule=OPEN_RULE)
+    np.testing.assert_array_equal(trusted.kernel, line.kernel)
+    assert not calls and "sharpening" not in trusted.details
+    strict = replace(BlindRule(), min_sharpening=10.0, max_residual=0.0)
+    assert route_photo(noisy, prior, rule=strict, estimate=trusted)[0] is not None
+    assert route_photo(noisy, prior, rule=replace(strict, trust_straight=False), estimate=trusted)[0] is None
 
 
 @needs_photos

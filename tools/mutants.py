@@ -335,6 +335,13 @@ MUTANTS = [
         ("tests/test_kernel_path.py::test_a_sharp_photos_short_line_estimate_is_not_straightened",),
     ),
     Mutant(
+        "the rule asks a line the cepstrum confirms to pass the sharpening and residual checks too",
+        "src/edgedeblur_cli/deconvolution/route.py",
+        '    if rule.trust_straight and "straight" in judged.details:\n',
+        "    if False:\n",
+        ("tests/test_kernel_path.py::test_a_line_the_cepstrum_confirms_wins_over_a_sharper_deconvolution",),
+    ),
+    Mutant(
         "a line the cepstrum confirms is chosen among the settings by sparsity, like any estimate",
         "src/edgedeblur_cli/deconvolution/route.py",
         '    if "straight" in first.details:\n',
