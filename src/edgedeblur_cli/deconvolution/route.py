@@ -180,16 +180,24 @@ def estimate_for(
         return first
     if len(estimates) < len(settings):
         estimates += [straightened(e) for e in _side_by_side(pixels, settings[1:], denoise)]
-    # The first setting's sharpening is what the rule judges (``BlindRule.min_sharpening``).
-    stop_below = None if rule is None else rule.min_sharpening
-    index, first.details["sharpening"] = sharpest(pixels, estimates, deconvolve_region, stop_below)
-    lines = [i for i, e in enumerate(estimates) if "straight" in e.details]
-    if lines and first.details["sharpening"] >= (stop_below or 0):
-        index = lines[0]
+    index = _chosen(pixels, estimates, deconvolve_region, None if rule is None else rule.min_sharpening)
     chosen = estimates[index]
     chosen.details["candidate"] = index
     chosen.details["first_setting"] = first
     return chosen
+
+
+def _chosen(pixels: np.ndarray, estimates: list[KernelEstimate], deconvolve_region: Callable, stop_below: float | None) -> int:
+    """The index of the estimate to deconvolve by: the first straight line (``straight.py``), else
+    the sharpest deconvolution (``choose.sharpest``). Records the first estimate's sharpening,
+    which the rule judges (``BlindRule.min_sharpening``); below ``stop_below``, 0 without
+    deconvolving the others."""
+    first = estimates[0]
+    index, first.details["sharpening"] = sharpest(pixels, estimates, deconvolve_region, stop_below)
+    lines = [i for i, e in enumerate(estimates) if "straight" in e.details]
+    if lines and first.details["sharpening"] >= (stop_below or 0):
+        index = lines[0]
+    return index
 
 
 def _side_by_side(pixels: np.ndarray, settings: list[EstimationOptions], denoise: Denoiser) -> list[KernelEstimate]:
