@@ -33,8 +33,8 @@ class Line:
     directions, the peak lies, in robust standard deviations (1.4826 x the median absolute
     deviation): 7.4 or more for every straight motion of the training photos, at most 2.1 for
     the short lines estimated on their clean and noisy photos, up to 4.8 on a sharp photo
-    searched along any of 8 lines (research log 2026-12-07, fourth session). ``agreement``: normalised cross-correlation of the
-    line drawn with the kernel it is compared with, in [0, 1]."""
+    searched along any of 8 lines (research log 2026-12-07, fourth session). ``agreement``:
+    normalised cross-correlation of the line drawn with the kernel it is compared with, in [0, 1]."""
 
     length: float
     angle: float
@@ -53,6 +53,31 @@ def straighten(pixels: np.ndarray, estimate: KernelEstimate, cepstrum_of: np.nda
     if line is None:
         return estimate
     return replace(estimate, kernel=kernel, radius=kernel_radius(kernel), details={**estimate.details, "straight": line})
+
+
+def straightened(
+    pixels: np.ndarray,
+    kernel: np.ndarray,
+    min_agreement: float = 0.8,
+    within: float = 6.0,
+    min_prominence: float = 6.0,
+    cepstrum_of: np.ndarray | None = None,
+) -> tuple[np.ndarray, Line | None]:
+    """(kernel, the line drawn or None): ``kernel``, an estimate of the blur of ``pixels``
+    ((H, W, 3) float in [0, 1]), replaced by the straight motion the cepstrum measures when the
+    estimate is already a line (``line_fit`` agreement at least ``min_agreement``) and the
+    cepstrum has a clear peak (``Line.prominence`` at least ``min_prominence``) within
+    ``within`` degrees of it, at half to two and a half times its length; else ``kernel``
+    itself and None. A sharp photo's estimate is often a short line too, but its cepstrum has
+    no such peak: the blur's zeros are what the peak shows."""
+    fit = line_fit(kernel)
+    if fit.agreement < min_agreement:
+        return kernel, None
+    line = cepstral_line(pixels, max(3.0, 0.5 * fit.length), 2.5 * fit.length, near=fit.angle, within=within, cepstrum_of=cepstrum_of)
+    if line.length <= 0 or line.prominence < min_prominence:
+        return kernel, None
+    line = replace(line, agreement=fit.agreement)
+    return motion_kernel(line.length, line.angle), line
 
 
 def central_cepstrum(pixels: np.ndarray) -> np.ndarray:
@@ -125,28 +150,3 @@ def angle_difference(a: float, b: float) -> float:
     """Degrees between two undirected lines at angles ``a`` and ``b``, in [0, 90]."""
     d = abs(a - b) % 180
     return min(d, 180 - d)
-
-
-def straightened(
-    pixels: np.ndarray,
-    kernel: np.ndarray,
-    min_agreement: float = 0.8,
-    within: float = 6.0,
-    min_prominence: float = 6.0,
-    cepstrum_of: np.ndarray | None = None,
-) -> tuple[np.ndarray, Line | None]:
-    """(kernel, the line drawn or None): ``kernel``, an estimate of the blur of ``pixels``
-    ((H, W, 3) float in [0, 1]), replaced by the straight motion the cepstrum measures when the
-    estimate is already a line (``line_fit`` agreement at least ``min_agreement``) and the
-    cepstrum has a clear peak (``Line.prominence`` at least ``min_prominence``) within
-    ``within`` degrees of it, at half to two and a half times its length; else ``kernel``
-    itself and None. A sharp photo's estimate is often a short line too, but its cepstrum has
-    no such peak: the blur's zeros are what the peak shows."""
-    fit = line_fit(kernel)
-    if fit.agreement < min_agreement:
-        return kernel, None
-    line = cepstral_line(pixels, max(3.0, 0.5 * fit.length), 2.5 * fit.length, near=fit.angle, within=within, cepstrum_of=cepstrum_of)
-    if line.length <= 0 or line.prominence < min_prominence:
-        return kernel, None
-    line = replace(line, agreement=fit.agreement)
-    return motion_kernel(line.length, line.angle), line
