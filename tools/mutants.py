@@ -337,8 +337,8 @@ MUTANTS = [
     Mutant(
         "the rule asks a line the cepstrum confirms to pass the sharpening and residual checks too",
         "src/edgedeblur_cli/deconvolution/route.py",
-        '    if rule.trust_straight and "straight" in judged.details:\n',
-        "    if False:\n",
+        '    trusted = rule.trust_straight and "straight" in judged.details  # a line the cepstrum confirms\n',
+        "    trusted = False\n",
         ("tests/test_kernel_path.py::test_a_line_the_cepstrum_confirms_wins_over_a_sharper_deconvolution",),
     ),
     Mutant(
@@ -393,15 +393,15 @@ MUTANTS = [
     Mutant(
         "the default deconvolves whatever the re-blur residual",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "    if not rule.min_residual <= residual <= rule.max_residual:\n",
-        "    if False:\n",
+        "    return rule.min_residual <= residual <= rule.max_residual\n",
+        "    return True\n",
         ("tests/test_kernel_path.py::test_a_wrong_kernel_sends_the_photo_to_the_networks",),
     ),
     Mutant(
         "the default trusts a kernel that explains the photo better than its noise allows (fitted to grain)",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "    if not rule.min_residual <= residual <= rule.max_residual:\n",
-        "    if not residual <= rule.max_residual:\n",
+        "    return rule.min_residual <= residual <= rule.max_residual\n",
+        "    return residual <= rule.max_residual\n",
         ("tests/test_kernel_path.py::test_a_kernel_that_explains_more_than_the_noise_allows_is_refused",),
     ),
     Mutant(
@@ -436,8 +436,8 @@ MUTANTS = [
     Mutant(
         "the route estimates every setting for a photo whose first kernel it refuses",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "    if rule is None:\n        estimates = _side_by_side(pixels, settings, denoise)\n",
-        "    if True:\n        estimates = _side_by_side(pixels, settings, denoise)\n",
+        "    if rule is None:\n        estimates = [straightened(e) for e in _side_by_side(pixels, settings, denoise)]\n",
+        "    if True:\n        estimates = [straightened(e) for e in _side_by_side(pixels, settings, denoise)]\n",
         ("tests/test_kernel_path.py::test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve",),
     ),
     Mutant(
@@ -486,8 +486,8 @@ MUTANTS = [
     Mutant(
         "edgedeblur kernel refuses a photo too small for the route",
         "src/edgedeblur_cli/cli/kernels.py",
-        "compressed=image.format in JPEG_FORMATS, min_side=0)",
-        "compressed=image.format in JPEG_FORMATS)",
+        "compressed=from_jpeg(image), min_side=0)",
+        "compressed=from_jpeg(image))",
         ("tests/test_kernel_path.py::test_the_kernel_command_estimates_a_photo_too_small_for_the_route",),
     ),
     Mutant(
@@ -507,8 +507,8 @@ MUTANTS = [
     Mutant(
         "every known kernel gets the path schedule, blobs too",
         "src/edgedeblur_cli/deconvolution/deconvolve.py",
-        "    if kernel_fill(np.asarray(kernel, dtype=np.float64)) <= BLOB_FILL:",
-        "    if True:",
+        "    if not is_blob(kernel):\n        return options\n",
+        "    if True:\n        return options\n",
         ("tests/test_kernel_path.py::test_a_known_kernel_gets_the_schedule_of_its_shape",),
     ),
     Mutant(

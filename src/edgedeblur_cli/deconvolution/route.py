@@ -145,15 +145,15 @@ def estimate_for(
     """
     if min(pixels.shape[:2]) < min_side:
         return None
-    if prior is None:
-        return straighten(pixels, estimate_kernel(pixels, options)) if straight else estimate_kernel(pixels, options)
-    denoise = prior_denoiser(prior)
-    settings = [replace(options, **change) for change in candidates or ({},)]
     cepstrum_of = central_cepstrum(pixels) if straight else None
 
     def straightened(estimate: KernelEstimate) -> KernelEstimate:
         return estimate if cepstrum_of is None else straighten(pixels, estimate, cepstrum_of)
 
+    if prior is None:
+        return straightened(estimate_kernel(pixels, options))
+    denoise = prior_denoiser(prior)
+    settings = [replace(options, **change) for change in candidates or ({},)]
     if rule is None:
         estimates = [straightened(e) for e in _side_by_side(pixels, settings, denoise)]
     else:
@@ -255,17 +255,24 @@ def route_photo(
     judged = judged_estimate(estimate)
     if not takes_kernel_path(judged, rule):
         return None, estimate
-    if rule.trust_straight and "straight" in judged.details:
-        return deconvolve_pixels(pixels, estimate.kernel, prior, noise, BLIND_DECONVOLUTION, compressed), estimate
+    trusted = rule.trust_straight and "straight" in judged.details  # a line the cepstrum confirms
+    if not trusted and not _sharpens_and_explains(pixels, estimate, prior, noise, rule, compressed):
+        return None, estimate
+    return deconvolve_pixels(pixels, estimate.kernel, prior, noise, BLIND_DECONVOLUTION, compressed), estimate
+
+
+def _sharpens_and_explains(pixels: np.ndarray, estimate: KernelEstimate, prior: nn.Module, noise: float | None, rule: BlindRule, compressed: bool) -> bool:
+    """The rule's costly half, on the judged estimate (``judged_estimate``): its kernel sharpens
+    the photo (``choose.sharpening``) and explains it within the noise (``reblur_residual``).
+    Records both in ``estimate.details``."""
+    judged = judged_estimate(estimate)
     if "sharpening" not in judged.details:  # an estimate not made by ``estimate_for``
         judged.details["sharpening"] = sharpening(pixels, judged, lambda crop, kernel: deconvolve_pixels(crop, kernel, prior, noise, BLIND_DECONVOLUTION, compressed))
     estimate.details["sharpening"] = judged.details["sharpening"]
     if judged.details["sharpening"] < rule.min_sharpening:
-        return None, estimate
+        return False
     estimate.details["reblur_residual"] = residual = reblur_residual(pixels, judged, prior, noise, compressed)
-    if not rule.min_residual <= residual <= rule.max_residual:
-        return None, estimate
-    return deconvolve_pixels(pixels, estimate.kernel, prior, noise, BLIND_DECONVOLUTION, compressed), estimate
+    return rule.min_residual <= residual <= rule.max_residual
 
 
 def restore_default(
