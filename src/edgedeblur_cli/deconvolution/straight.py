@@ -8,7 +8,9 @@ zeros, not from the photo's edges, so it finds the length where the edge-based e
 (``estimate.py``) ends short: on training photos with a 9 px motion, the estimator gave a line
 of 4-7 px on 4 of 24, the cepstrum 9-10.25 px on all 24 (research log 2026-12-07, fourth
 session). It knows nothing of curved paths, so it only replaces an estimate that is already a
-straight line at the cepstrum's angle (``straighten``).
+straight line at the cepstrum's angle (``straighten``), and not bowed (``Line.sagitta``): a path bent
+by a pixel keeps nearly periodic zeros, yet drawn straight it loses what its estimate had
+(research log 2026-12-07, fifth session).
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ class Line:
     deviation): 7.4 or more for every straight motion of the training photos, at most 2.1 for
     the short lines estimated on their clean and noisy photos, up to 4.8 on a sharp photo
     searched along any of 8 lines (research log 2026-12-07, fourth session). ``agreement``:
-    normalised cross-correlation of the line drawn with the kernel it is compared with, in [0, 1]."""
+    normalised cross-correlation of the line drawn with the kernel it is compared with, in [0, 1].
+    ``sagitta``: how far that kernel bows off the line, in pixels."""
 
     length: float
     angle: float
     depth: float = 0.0
     prominence: float = 0.0
     agreement: float = 0.0
+    sagitta: float = 0.0
 
 
 def straighten(pixels: np.ndarray, estimate: KernelEstimate, cepstrum_of: np.ndarray | None = None) -> KernelEstimate:
@@ -61,22 +65,26 @@ def straightened(
     min_agreement: float = 0.8,
     within: float = 6.0,
     min_prominence: float = 6.0,
+    max_sagitta: float = 0.9,
     cepstrum_of: np.ndarray | None = None,
 ) -> tuple[np.ndarray, Line | None]:
     """(kernel, the line drawn or None): ``kernel``, an estimate of the blur of ``pixels``
     ((H, W, 3) float in [0, 1]), replaced by the straight motion the cepstrum measures when the
-    estimate is already a line (``line_fit`` agreement at least ``min_agreement``) and the
-    cepstrum has a clear peak (``Line.prominence`` at least ``min_prominence``) within
-    ``within`` degrees of it, at half to two and a half times its length; else ``kernel``
-    itself and None. A sharp photo's estimate is often a short line too, but its cepstrum has
-    no such peak: the blur's zeros are what the peak shows."""
+    estimate is already a line (``line_fit`` agreement at least ``min_agreement``, bowed by at
+    most ``max_sagitta`` pixels: straight motions of 9, 15 and 21 px were estimated on training
+    photos bowed by at most 0.63, 0.86 and 0.27, and 7 of the 12 bent paths whose estimates lost
+    0.6-5.5 dB drawn straight by 1.07-1.56) and the cepstrum has a clear peak
+    (``Line.prominence`` at least ``min_prominence``) within ``within`` degrees of it, at half
+    to two and a half times its length; else ``kernel`` itself and None. A sharp photo's
+    estimate is often a short line too, but its cepstrum has no such peak: the blur's zeros
+    are what the peak shows."""
     fit = line_fit(kernel)
-    if fit.agreement < min_agreement:
+    if fit.agreement < min_agreement or fit.sagitta > max_sagitta:
         return kernel, None
     line = cepstral_line(pixels, max(3.0, 0.5 * fit.length), 2.5 * fit.length, near=fit.angle, within=within, cepstrum_of=cepstrum_of)
     if line.length <= 0 or line.prominence < min_prominence:
         return kernel, None
-    line = replace(line, agreement=fit.agreement)
+    line = replace(line, agreement=fit.agreement, sagitta=fit.sagitta)
     return motion_kernel(line.length, line.angle), line
 
 
@@ -129,21 +137,41 @@ def cepstral_line(
 
 def line_fit(kernel: np.ndarray) -> Line:
     """The straight line most like ``kernel`` ((k, k), summing to 1): the direction of its
-    second moments, the length that best matches it (``agreement``)."""
-    h, w = kernel.shape
-    y, x = np.mgrid[:h, :w]
-    k = kernel / kernel.sum()
-    dx, dy = x - (k * x).sum(), -(y - (k * y).sum())
-    covariance = np.array([[(k * dx * dx).sum(), (k * dx * dy).sum()], [(k * dx * dy).sum(), (k * dy * dy).sum()]])
-    values, vectors = np.linalg.eigh(covariance)
-    angle = math.degrees(math.atan2(vectors[1, 1], vectors[0, 1])) % 180
-    moment_length = math.sqrt(max(12 * values[1], 1.0))  # a uniform segment of length L: variance L^2 / 12
+    second moments, the length that best matches it (``agreement``), and how far the kernel
+    bows off it (``sagitta``)."""
+    weights, along, across, angle = _principal_axes(kernel)
+    moment_length = math.sqrt(max(12 * float((weights * along * along).sum()), 1.0))  # a uniform segment of length L: variance L^2 / 12
     best = Line(0.0, angle)
     for length in np.arange(max(1.0, 0.7 * moment_length), 1.4 * moment_length + 0.5, 0.5):
         agreement = kernel_agreement(kernel, motion_kernel(float(length), angle))
         if agreement > best.agreement:
             best = Line(float(length), angle, agreement=agreement)
-    return best
+    return replace(best, sagitta=_bow(weights, along, across))
+
+
+def _principal_axes(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(weights, along, across, angle): ``kernel`` normalised, each pixel's offset from its
+    centroid along and across the direction of its largest second moment, and that direction
+    in degrees (counter-clockwise from the x axis, in [0, 180))."""
+    h, w = kernel.shape
+    y, x = np.mgrid[:h, :w]
+    k = kernel / kernel.sum()
+    dx, dy = x - (k * x).sum(), -(y - (k * y).sum())
+    covariance = np.array([[(k * dx * dx).sum(), (k * dx * dy).sum()], [(k * dx * dy).sum(), (k * dy * dy).sum()]])
+    vectors = np.linalg.eigh(covariance)[1]
+    cos, sin = vectors[0, 1], vectors[1, 1]
+    angle = math.degrees(math.atan2(sin, cos)) % 180
+    return k, dx * cos + dy * sin, dy * cos - dx * sin, angle
+
+
+def _bow(weights: np.ndarray, along: np.ndarray, across: np.ndarray) -> float:
+    """Pixels by which a path bows off its chord: the weighted least-squares parabola of
+    ``across`` on ``along``, evaluated at the ends of a uniform segment of the same spread."""
+    w = np.sqrt(weights.ravel())
+    design = np.stack([along.ravel() ** 2, along.ravel(), np.ones(along.size)], axis=1)
+    curvature = np.linalg.lstsq(design * w[:, None], across.ravel() * w, rcond=None)[0][0]
+    half_length_squared = 3 * float((weights * along * along).sum())  # of a uniform segment: variance (L/2)^2 / 3
+    return float(abs(curvature) * half_length_squared)
 
 
 def angle_difference(a: float, b: float) -> float:
