@@ -1,0 +1,68 @@
+"""Does a photo's spectrum carry the estimated kernel's mark?
+
+A photo blurred by a kernel k has the power spectrum |K(f)|^2 S(f) (+ noise), where S, a natural
+photo's, falls off with frequency about evenly in every direction. So at each frequency radius
+the photo's log power rises and falls with direction as log |K|^2 does: deeply for motion and
+shake, whose |K| has valleys across the path. A kernel fitted to a sharp photo (to its grain,
+its texture, or a few strong edges) has no such mark in the photo's spectrum. The estimator
+cannot see this (it fits gradients in small regions); the whole spectrum can. Cost: two FFTs of
+at most 512 x 512, any photo size.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .estimate import luminance
+
+SPECTRUM_SIDE = 512  # the central square analysed, as the cepstrum's (``straight.CEPSTRUM_SIDE``)
+
+
+def spectral_agreement(
+    pixels: np.ndarray, kernel: np.ndarray, band: tuple[float, float] = (0.04, 0.3), rings: int = 12, min_signal: float = 10.0
+) -> float:
+    """Correlation, in [-1, 1], between how the log power spectrum of ``pixels`` ((H, W, 3)
+    float in [0, 1]; its luminance on the central square) and that of ``kernel`` ((k, k),
+    non-negative) vary with direction, over ``rings`` rings of frequency radius within ``band``
+    (cycles per pixel: above the lowest frequencies, which the photo's layout fills, and below
+    the highest, which noise fills), those whose median power is at least ``min_signal`` times
+    the noise's (the median over the highest frequencies, past 0.42 cycles per pixel, which any
+    blur of a few pixels leaves to noise): a ring that noise fills has no direction, and the
+    noisier the photo, the fewer rings are left. Each ring's mean is taken out of both, so only
+    the direction counts, not how fast a photo's spectrum falls. 0 if no ring is left.
+
+    A right kernel scores high: the estimates that deconvolution made better on training photos
+    with a 9 px motion or camera shake (+ noise 0.01), 0.74-0.95 and 0.62-0.92 (medians 0.90
+    and 0.79), the shake estimates it made worse -0.23-0.70, and the kernels fitted to a clean
+    and a noisy training photo that passed every other check of the rule 0.70 and 0.55. The
+    true kernels of 24 shaken training photos: median 0.74 at noise 0.01, 0.73 at 0.02, 0.75
+    at 0.03 (without the noise test on rings, 0.73 / 0.65 / 0.56; research log 2026-12-07,
+    fifth session)."""
+    gray = luminance(pixels)
+    h, w = gray.shape
+    side_h, side_w = min(h, SPECTRUM_SIDE), min(w, SPECTRUM_SIDE)
+    top, left = (h - side_h) // 2, (w - side_w) // 2
+    gray = gray[top : top + side_h, left : left + side_w]
+    window = np.outer(np.hanning(side_h), np.hanning(side_w))
+    power = np.abs(np.fft.fft2((gray - gray.mean()) * window)) ** 2
+    # Averaged over 5 x 5 neighbours: a single frequency's power scatters like noise.
+    log_photo = np.log(cv2.blur(np.fft.fftshift(power), (5, 5)) + 1e-12)
+    transfer = np.abs(np.fft.fftshift(np.fft.fft2(kernel / kernel.sum(), (side_h, side_w)))) ** 2
+    log_kernel = np.log(transfer + 1e-4)  # valleys deeper than 40 dB are lost in any photo's noise
+    fy = np.fft.fftshift(np.fft.fftfreq(side_h))[:, None]
+    fx = np.fft.fftshift(np.fft.fftfreq(side_w))[None, :]
+    radius = np.hypot(fy, fx)
+    noise = float(np.median(log_photo[radius > 0.42]))
+    photo_parts, kernel_parts = [], []
+    edges = np.linspace(band[0], band[1], rings + 1)
+    for inner, outer in zip(edges[:-1], edges[1:]):
+        ring = (radius >= inner) & (radius < outer)
+        if np.median(log_photo[ring]) < noise + np.log(min_signal):
+            continue
+        photo_parts.append(log_photo[ring] - log_photo[ring].mean())
+        kernel_parts.append(log_kernel[ring] - log_kernel[ring].mean())
+    if not photo_parts:
+        return 0.0
+    a, b = np.concatenate(photo_parts), np.concatenate(kernel_parts)
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-12))
