@@ -5,7 +5,9 @@
 - ``BlindRule`` / ``route_photo``: whether the default model trusts an estimated kernel
   (``estimate.py``) enough to deconvolve by it instead of running the networks. A
   clean, sharp or merely noisy photo must never go through deconvolution, so the rule asks
-  for a kernel of real extent *and* one that explains the photo (re-blur residual).
+  for a kernel of real extent *and* one that explains the photo: its mark on the photo's
+  spectrum (``spectrum.py``), a sharper deconvolution (``choose.py``), a re-blur residual
+  within the noise.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ zeros, not from the photo's edges, so it finds the length where the edge-based e
 (``estimate.py``) ends short: on training photos with a 9 px motion, the estimator gave a line
 of 4-7 px on 4 of 24, the cepstrum 9-10.25 px on all 24 (research log 2026-12-07, fourth
 session). It knows nothing of curved paths, so it only replaces an estimate that is already a
-straight line at the cepstrum's angle (``straighten``), and not bowed (``Line.sagitta``): a path bent
-by a pixel keeps nearly periodic zeros, yet drawn straight it loses what its estimate had
-(research log 2026-12-07, fifth session).
+straight line at the cepstrum's angle (``straighten``), and not bowed (``Line.sagitta``): a
+path bent by a pixel keeps nearly periodic zeros, yet drawn straight it loses what its
+estimate had (research log 2026-12-07, fifth session).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def straightened(
     ((H, W, 3) float in [0, 1]), replaced by the straight motion the cepstrum measures when the
     estimate is already a line (``line_fit`` agreement at least ``min_agreement``, bowed by at
     most ``max_sagitta`` pixels: straight motions of 9, 15 and 21 px were estimated on training
-    photos bowed by at most 0.63, 0.86 and 0.27, and 7 of the 12 bent paths whose estimates lost
+    photos bowed by at most 0.63, 0.86 and 0.28, and 7 of the 12 bent paths whose estimates lost
     0.6-5.5 dB drawn straight by 1.07-1.56) and the cepstrum has a clear peak
     (``Line.prominence`` at least ``min_prominence``) within ``within`` degrees of it, at half
     to two and a half times its length; else ``kernel`` itself and None. A sharp photo's
