@@ -618,17 +618,25 @@ def test_the_photos_spectrum_must_carry_the_kernels_mark():
 @needs_photos
 def test_a_kernel_the_spectrum_does_not_carry_is_refused(prior):
     """With every other check wide open, the spectrum's check alone refuses a path kernel for a
-    sharp noisy photo, and records what it measured."""
+    sharp noisy photo, records what it measured, and takes the same kernel for a photo it blurred
+    (noise 0.03: the rings noise fills are left out, or the photo's mark would drown)."""
     from edgedeblur_cli.deconvolution.estimate import KernelEstimate
 
-    kernel = _shake()
-    noisy = _blurred(_photo(2, 320), np.ones((1, 1)), noise=0.02)
+    kernel, bound = _shake(), BlindRule().min_spectral_agreement
+    noisy = _blurred(_photo(2, 320), np.ones((1, 1)), noise=0.03)
     estimate = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 320, 320))
-    assert route_photo(noisy, prior, rule=replace(OPEN_RULE, min_spectral_agreement=0.72), estimate=estimate)[0] is None
-    assert estimate.details["spectral_agreement"] < 0.72
-    blurred = _blurred(_photo(2, 320), kernel, noise=0.02)
+    assert route_photo(noisy, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=estimate)[0] is None
+    assert estimate.details["spectral_agreement"] < bound
+    blurred = _blurred(_photo(2, 320), kernel, noise=0.03)
     carried = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 320, 320))
-    assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=0.72), estimate=carried)[0] is not None
+    assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=carried)[0] is not None
+    # Asked of the kernel the photo would be deconvolved by, not of the first setting's estimate
+    # the other checks judge: a wrong first estimate does not refuse a right chosen one, nor the reverse.
+    turned = KernelEstimate(np.rot90(kernel).copy(), 1.0, kernel_radius(kernel), (0, 0, 320, 320))
+    chosen_right = replace(carried, details={"first_setting": turned})
+    chosen_wrong = replace(turned, details={"first_setting": carried})
+    assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=chosen_right)[0] is not None
+    assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=chosen_wrong)[0] is None
 
 
 @needs_photos

@@ -356,6 +356,13 @@ MUTANTS = [
         ("tests/test_kernel_path.py::test_a_kernel_the_spectrum_does_not_carry_is_refused",),
     ),
     Mutant(
+        "the spectrum is asked of the first setting's estimate, not of the kernel deconvolved by",
+        "src/edgedeblur_cli/deconvolution/route.py",
+        '    estimate.details["spectral_agreement"] = agreement = spectral_agreement(pixels, estimate.kernel)\n',
+        '    estimate.details["spectral_agreement"] = agreement = spectral_agreement(pixels, judged_estimate(estimate).kernel)\n',
+        ("tests/test_kernel_path.py::test_a_kernel_the_spectrum_does_not_carry_is_refused",),
+    ),
+    Mutant(
         "the photo's spectrum keeps how fast it falls in each ring (not only its direction)",
         "src/edgedeblur_cli/deconvolution/spectrum.py",
         "        photo_parts.append(log_photo[ring] - log_photo[ring].mean())\n",
@@ -365,7 +372,7 @@ MUTANTS = [
     Mutant(
         "rings that noise fills are compared too (a noisy shaken photo's kernel refused)",
         "src/edgedeblur_cli/deconvolution/spectrum.py",
-        "        if np.median(log_photo[ring]) < noise + np.log(min_signal):\n",
+        "        if np.median(log_photo[ring]) < floor:\n",
         "        if False:\n",
         ("tests/test_kernel_path.py::test_a_kernel_the_spectrum_does_not_carry_is_refused",),
     ),
