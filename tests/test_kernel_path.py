@@ -630,13 +630,14 @@ def test_a_kernel_the_spectrum_does_not_carry_is_refused(prior):
     blurred = _blurred(_photo(2, 320), kernel, noise=0.03)
     carried = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 320, 320))
     assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=carried)[0] is not None
-    # Asked of the kernel the photo would be deconvolved by, not of the first setting's estimate
-    # the other checks judge: a wrong first estimate does not refuse a right chosen one, nor the reverse.
+    # Asked of the first setting's estimate, as every check of the rule is (``judged_estimate``;
+    # asked of the chosen one, it let two JPEG training photos by): a wrong first estimate
+    # refuses the photo whatever was chosen, a right one takes it.
     turned = KernelEstimate(np.rot90(kernel).copy(), 1.0, kernel_radius(kernel), (0, 0, 320, 320))
-    chosen_right = replace(carried, details={"first_setting": turned})
-    chosen_wrong = replace(turned, details={"first_setting": carried})
-    assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=chosen_right)[0] is not None
-    assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=chosen_wrong)[0] is None
+    first_wrong = replace(carried, details={"first_setting": turned})
+    first_right = replace(turned, details={"first_setting": carried})
+    assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=first_wrong)[0] is None
+    assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=first_right)[0] is not None
 
 
 @needs_photos

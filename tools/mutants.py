@@ -356,10 +356,10 @@ MUTANTS = [
         ("tests/test_kernel_path.py::test_a_kernel_the_spectrum_does_not_carry_is_refused",),
     ),
     Mutant(
-        "the spectrum is asked of the first setting's estimate, not of the kernel deconvolved by",
+        "the spectrum is asked of the chosen estimate, not of the first setting's the rule judges",
         "src/edgedeblur_cli/deconvolution/route.py",
+        '    estimate.details["spectral_agreement"] = agreement = spectral_agreement(pixels, judged.kernel)\n',
         '    estimate.details["spectral_agreement"] = agreement = spectral_agreement(pixels, estimate.kernel)\n',
-        '    estimate.details["spectral_agreement"] = agreement = spectral_agreement(pixels, judged_estimate(estimate).kernel)\n',
         ("tests/test_kernel_path.py::test_a_kernel_the_spectrum_does_not_carry_is_refused",),
     ),
     Mutant(

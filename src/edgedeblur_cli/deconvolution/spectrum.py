@@ -32,12 +32,12 @@ def spectral_agreement(
     noisier the photo, the fewer rings are left. Each ring's mean is taken out of both, so only
     the direction counts, not how fast a photo's spectrum falls. 0 if no ring is left.
 
-    A right kernel scores high. On training photos with camera shake (+ noise 0.01), the kernels
-    the route chose that deconvolution made better scored 0.65-0.92 (median 0.79), and the kernels
-    chosen for the clean and the noisy training photo that passed every other check of the rule
-    0.36 and 0.44. The true kernels of 24 shaken training photos: median 0.74 at noise 0.01,
-    0.73 at 0.02, 0.75 at 0.03 (without the noise test on rings, 0.73 / 0.65 / 0.56). Research
-    log 2026-12-07, fifth session."""
+    A right kernel scores high, but not always: on training photos with camera shake (+ noise
+    0.01), the first estimates deconvolution made better scored 0.62-0.92 (median 0.79), those
+    it made worse mostly under 0.7, and the kernels fitted to the training photos that passed
+    every other check of the rule (clean, noisy, JPEG) 0.55-0.72. The true kernels of 24 shaken
+    training photos: median 0.74 at noise 0.01, 0.73 at 0.02, 0.75 at 0.03 (without the noise
+    test on rings, 0.73 / 0.65 / 0.56). Research log 2026-12-07, fifth session."""
     gray = luminance(pixels)
     h, w = gray.shape
     side_h, side_w = min(h, SPECTRUM_SIDE), min(w, SPECTRUM_SIDE)
