@@ -545,6 +545,10 @@ def test_a_wrong_kernel_sends_the_photo_to_the_networks(prior):
     wrong = KernelEstimate(wrong_kernel, 1.0, kernel_radius(wrong_kernel), (0, 0, 160, 160))
     right = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
     assert route_photo(blurred, prior, estimate=wrong)[0] is None
+    # The spectrum's check refuses it first; without that check the re-blur residual does.
+    unexplained = KernelEstimate(wrong_kernel, 1.0, kernel_radius(wrong_kernel), (0, 0, 160, 160))
+    assert route_photo(blurred, prior, rule=replace(BlindRule(), min_spectral_agreement=-1.0), estimate=unexplained)[0] is None
+    assert unexplained.details["reblur_residual"] > BlindRule().max_residual
     taken = route_photo(blurred, prior, estimate=right)[0]
     assert taken is not None
     np.testing.assert_array_equal(taken, deconvolve_pixels(blurred, kernel, prior, options=BLIND_DECONVOLUTION))  # an estimate is doubted
