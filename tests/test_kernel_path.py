@@ -627,21 +627,22 @@ def test_a_kernel_the_spectrum_does_not_carry_is_refused(prior):
     from edgedeblur_cli.deconvolution.estimate import KernelEstimate
 
     kernel, bound = _shake(), BlindRule().min_spectral_agreement
+    only_spectrum = replace(OPEN_RULE, min_spectral_agreement=bound)
     noisy = _blurred(_photo(2, 320), np.ones((1, 1)), noise=0.03)
     estimate = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 320, 320))
-    assert route_photo(noisy, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=estimate)[0] is None
+    assert route_photo(noisy, prior, rule=only_spectrum, estimate=estimate)[0] is None
     assert estimate.details["spectral_agreement"] < bound
     blurred = _blurred(_photo(2, 320), kernel, noise=0.03)
     carried = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 320, 320))
-    assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=carried)[0] is not None
+    assert route_photo(blurred, prior, rule=only_spectrum, estimate=carried)[0] is not None
     # Asked of the first setting's estimate, as every check of the rule is (``judged_estimate``;
     # asked of the chosen one, it let two JPEG training photos by): a wrong first estimate
     # refuses the photo whatever was chosen, a right one takes it.
     turned = KernelEstimate(np.rot90(kernel).copy(), 1.0, kernel_radius(kernel), (0, 0, 320, 320))
     first_wrong = replace(carried, details={"first_setting": turned})
     first_right = replace(turned, details={"first_setting": carried})
-    assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=first_wrong)[0] is None
-    assert route_photo(blurred, prior, rule=replace(OPEN_RULE, min_spectral_agreement=bound), estimate=first_right)[0] is not None
+    assert route_photo(blurred, prior, rule=only_spectrum, estimate=first_wrong)[0] is None
+    assert route_photo(blurred, prior, rule=only_spectrum, estimate=first_right)[0] is not None
 
 
 @needs_photos

@@ -14,9 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .estimate import luminance
-
-SPECTRUM_SIDE = 512  # the central square analysed, as the cepstrum's (``straight.CEPSTRUM_SIDE``)
+from .straight import central_luminance
 
 
 def spectral_agreement(
@@ -38,11 +36,8 @@ def spectral_agreement(
     every other check of the rule (clean, noisy, JPEG) 0.55-0.72. The true kernels of 24 shaken
     training photos: median 0.74 at noise 0.01, 0.73 at 0.02, 0.75 at 0.03 (without the noise
     test on rings, 0.73 / 0.65 / 0.56). Research log 2026-12-07, fifth session."""
-    gray = luminance(pixels)
-    h, w = gray.shape
-    side_h, side_w = min(h, SPECTRUM_SIDE), min(w, SPECTRUM_SIDE)
-    top, left = (h - side_h) // 2, (w - side_w) // 2
-    gray = gray[top : top + side_h, left : left + side_w]
+    gray = central_luminance(pixels)
+    side_h, side_w = gray.shape
     window = np.outer(np.hanning(side_h), np.hanning(side_w))
     power = np.abs(np.fft.fft2((gray - gray.mean()) * window)) ** 2
     # Averaged over 5 x 5 neighbours: a single frequency's power scatters like noise.

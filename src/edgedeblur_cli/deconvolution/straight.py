@@ -89,12 +89,18 @@ def straightened(
 
 
 def central_cepstrum(pixels: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float in [0, 1] -> the ``cepstrum`` of its luminance on the central
-    ``CEPSTRUM_SIDE`` square: any photo size costs the same."""
+    """(H, W, 3) float in [0, 1] -> the ``cepstrum`` of its ``central_luminance``: any photo
+    size costs the same."""
+    return cepstrum(central_luminance(pixels))
+
+
+def central_luminance(pixels: np.ndarray, side: int = CEPSTRUM_SIDE) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] -> (h, w) float32 luminance of its central square of ``side``
+    pixels (the whole photo along a shorter side), where the photo's spectrum is analysed."""
     h, w = pixels.shape[:2]
-    side_h, side_w = min(h, CEPSTRUM_SIDE), min(w, CEPSTRUM_SIDE)
+    side_h, side_w = min(h, side), min(w, side)
     top, left = (h - side_h) // 2, (w - side_w) // 2
-    return cepstrum(luminance(pixels[top : top + side_h, left : left + side_w]))
+    return luminance(pixels[top : top + side_h, left : left + side_w])
 
 
 def cepstrum(gray: np.ndarray) -> np.ndarray:
