@@ -30,7 +30,9 @@ TEST_PHOTOS = DATA / "BSDS500-train-test" / "test"
 needs_photos = pytest.mark.skipif(not TEST_PHOTOS.is_dir(), reason=f"needs the shared test photos in {DATA}")
 
 
-OPEN_RULE = BlindRule(min_radius=0, min_confidence=0, min_residual=0, max_residual=1e9, min_sharpening=0, min_spectral_agreement=-1)  # every check open
+OPEN_RULE = BlindRule(
+    min_radius=0, min_confidence=0, min_residual=0, max_residual=1e9, min_sharpening=0, min_spectral_agreement=-1, min_orientation_margin=-2
+)  # every check open
 
 
 def _photo(index: int = 0, size: int = 160) -> np.ndarray:
@@ -545,9 +547,10 @@ def test_a_wrong_kernel_sends_the_photo_to_the_networks(prior):
     wrong = KernelEstimate(wrong_kernel, 1.0, kernel_radius(wrong_kernel), (0, 0, 160, 160))
     right = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
     assert route_photo(blurred, prior, estimate=wrong)[0] is None
-    # The spectrum's check refuses it first; without that check the re-blur residual does.
+    # The spectrum's checks refuse it first; without them the re-blur residual does.
     unexplained = KernelEstimate(wrong_kernel, 1.0, kernel_radius(wrong_kernel), (0, 0, 160, 160))
-    assert route_photo(blurred, prior, rule=replace(BlindRule(), min_spectral_agreement=-1.0), estimate=unexplained)[0] is None
+    spectrum_open = replace(BlindRule(), min_spectral_agreement=-1.0, min_orientation_margin=-2.0)
+    assert route_photo(blurred, prior, rule=spectrum_open, estimate=unexplained)[0] is None
     assert unexplained.details["reblur_residual"] > BlindRule().max_residual
     taken = route_photo(blurred, prior, estimate=right)[0]
     assert taken is not None
@@ -643,6 +646,53 @@ def test_a_kernel_the_spectrum_does_not_carry_is_refused(prior):
     first_right = replace(turned, details={"first_setting": carried})
     assert route_photo(blurred, prior, rule=only_spectrum, estimate=first_wrong)[0] is None
     assert route_photo(blurred, prior, rule=only_spectrum, estimate=first_right)[0] is not None
+
+
+def _pinwheel() -> np.ndarray:
+    """(7, 7): four bent arms, the same under a quarter turn but not under a mirror."""
+    arm = np.zeros((7, 7))
+    arm[3, 4], arm[3, 5], arm[4, 6] = 1, 1, 1
+    kernel = sum(np.rot90(arm, turn) for turn in range(4))
+    kernel[3, 3] = 2
+    return kernel / kernel.sum()
+
+
+@needs_photos
+def test_the_spectrum_must_tell_the_kernel_from_its_mirror_image_and_quarter_turn():
+    """A shake path's margin over its own mirror image and quarter turn is wide on the photo it
+    blurred, and its mirror image scores below the path itself; a kernel that looks the same
+    mirrored (a line along an axis through a bright centre, like those fitted to sharp training
+    photos) or turned (a pinwheel) has none to show, whatever the photo."""
+    from edgedeblur_cli.deconvolution.spectrum import spectral_marks
+
+    photo, kernel, bound = _photo(3, 320), _shake(), BlindRule().min_orientation_margin
+    blurred = _blurred(photo, kernel)
+    assert spectral_marks(blurred, kernel).orientation_margin > bound + 0.1
+    assert spectral_marks(blurred, np.fliplr(kernel)).orientation_margin < 0
+    centred_line = np.zeros((9, 9))
+    centred_line[4, 1:8], centred_line[4, 4] = 1, 4
+    for symmetric in (centred_line, _pinwheel()):
+        assert not np.allclose(np.fliplr(symmetric), np.rot90(symmetric))
+        for seen in (blurred, _blurred(photo, symmetric)):
+            assert spectral_marks(seen, symmetric).orientation_margin <= 1e-9
+
+
+@needs_photos
+def test_a_kernel_the_spectrum_cannot_orient_is_refused(prior):
+    """With every other check wide open, the orientation margin alone refuses a kernel that looks
+    the same mirrored, even on the photo it blurred, records what it measured, and takes a shake
+    path there."""
+    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
+
+    only_margin = replace(OPEN_RULE, min_orientation_margin=BlindRule().min_orientation_margin)
+    blob = _pinwheel()
+    blurred = _blurred(_photo(2, 320), blob)
+    estimate = KernelEstimate(blob, 1.0, kernel_radius(blob), (0, 0, 320, 320))
+    assert route_photo(blurred, prior, rule=only_margin, estimate=estimate)[0] is None
+    assert estimate.details["orientation_margin"] <= 1e-9 < estimate.details["spectral_agreement"]
+    kernel = _shake()
+    shaken = _blurred(_photo(2, 320), kernel)
+    assert route_photo(shaken, prior, rule=only_margin, estimate=KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 320, 320)))[0] is not None
 
 
 @needs_photos

@@ -137,8 +137,9 @@ def _estimate_details(estimate, route: str) -> dict:
         return {"route": route}
     details = {"route": route, "kernel_size": list(estimate.kernel.shape), "kernel_radius": round(estimate.radius, 2),
                "kernel_fill": round(estimate.fill, 2), "confidence": round(estimate.confidence, 3)}
-    if "spectral_agreement" in estimate.details:  # the rule's spectrum check (``BlindRule.min_spectral_agreement``)
+    if "spectral_agreement" in estimate.details:  # the rule's spectrum checks (``BlindRule.min_spectral_agreement``, ``min_orientation_margin``)
         details["spectral_agreement"] = round(estimate.details["spectral_agreement"], 3)
+        details["orientation_margin"] = round(estimate.details["orientation_margin"], 3)
     if "reblur_residual" in estimate.details:
         details["reblur_residual"] = round(estimate.details["reblur_residual"], 3)
     judged = estimate.details.get("first_setting", estimate)  # what the rule judges (``route.judged_estimate``)
