@@ -696,6 +696,28 @@ def test_a_kernel_the_spectrum_cannot_orient_is_refused(prior):
 
 
 @needs_photos
+def test_a_confirmed_line_must_carry_the_spectrums_mark_too(prior):
+    """A straight line the cepstrum confirms skips the sharpening, residual and orientation
+    checks (a line along a photo axis is its own mirror image, margin 0), not the spectrum's
+    agreement: the shipped rule takes it on the photo it blurred and refuses it on a sharp
+    noisy photo (a fresh held-out photo gave such a false line)."""
+    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
+    from edgedeblur_cli.deconvolution.straight import Line
+
+    kernel = motion_kernel(15, 0)
+
+    def confirmed_line() -> KernelEstimate:
+        return KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 320, 320), details={"straight": Line(15.0, 0.0, prominence=8.0)})
+
+    blurred, taken = _blurred(_photo(2, 320), kernel), confirmed_line()
+    assert route_photo(blurred, prior, estimate=taken)[0] is not None
+    assert taken.details["orientation_margin"] < BlindRule().min_orientation_margin
+    noisy, refused = _blurred(_photo(2, 320), np.ones((1, 1)), noise=0.02), confirmed_line()
+    assert route_photo(noisy, prior, estimate=refused)[0] is None
+    assert refused.details["spectral_agreement"] < BlindRule().min_line_agreement
+
+
+@needs_photos
 def test_a_kernel_that_explains_more_than_the_noise_allows_is_refused(prior):
     """The residual's lower bound: a kernel fitted to grain reproduces the photo to well under
     its noise. Here the right kernel, but the photo's noise said to be 3x what it is: the fit
