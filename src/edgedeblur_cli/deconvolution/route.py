@@ -85,7 +85,8 @@ class BlindRule:
     # route took 0.24-1.06.
     min_orientation_margin: float = 0.17
     # A straight line the cepstrum confirms must carry the spectrum's mark too, to its own bound
-    # (a line along a photo axis is its own mirror image): the 60 training lines scored 0.567
+    # (a line along a photo axis is its own mirror image): the 72 training lines (9, 15 and 21 px
+    # motion) scored 0.567
     # or more; the one false line met, on a fresh held-out noisy photo, 0.23.
     min_line_agreement: float = 0.5
     # A straight line the photo's cepstrum confirms (``straight.py``: the blur's own spectral
