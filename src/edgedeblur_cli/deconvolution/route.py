@@ -86,8 +86,7 @@ class BlindRule:
     min_orientation_margin: float = 0.17
     # A straight line the cepstrum confirms must carry the spectrum's mark too, to its own bound
     # (a line along a photo axis is its own mirror image): the 72 training lines (9, 15 and 21 px
-    # motion) scored 0.567
-    # or more; the one false line met, on a fresh held-out noisy photo, 0.23.
+    # motion) scored 0.567 or more; the one false line met, on a fresh held-out noisy photo, 0.23.
     min_line_agreement: float = 0.5
     # A straight line the photo's cepstrum confirms (``straight.py``: the blur's own spectral
     # zeros) skips the sharpening and residual checks and the orientation margin: on training

@@ -109,7 +109,8 @@ def spectral_marks(pixels: np.ndarray, kernel: np.ndarray) -> SpectralMarks:
     line through a bright centre along a photo axis (margin 0.01-0.14), where a shake path is
     not (0.20-1.32 on the 25 shaken training photos deconvolution helped). A straight motion
     along an axis is its own mirror image too (margin 0): the cepstrum's confirmation
-    (``straight.py``) is what the rule trusts for lines. Research log 2026-12-07, sixth session."""
+    (``straight.py``), with an agreement bound of its own, is what the rule asks of lines.
+    Research log 2026-12-07, sixth session."""
     spectrum = ring_spectrum(pixels)
     agreement = kernel_agreement(spectrum, kernel)
     mirrored = kernel_agreement(spectrum, np.fliplr(kernel))
