@@ -757,6 +757,21 @@ def test_restore_with_a_kernel_file_and_the_kernel_command(runner, tmp_path):
 
 
 @needs_photos
+def test_restore_estimate_kernel_reports_the_measures_the_rule_judged(runner, tmp_path):
+    """``restore --estimate-kernel --json`` on a shaken photo: the kernel route, with each measure
+    the rule took it by (the spectrum's two among them), inside the rule's bounds."""
+    Image.fromarray(np.round(_blurred(_photo(3, 320), _shake()) * 255).astype(np.uint8)).save(tmp_path / "shaken.png")
+    result = runner.invoke(main, ["restore", str(tmp_path / "shaken.png"), "--estimate-kernel", "--json"])
+    assert result.exit_code == 0, result.output
+    reported, rule = json.loads(result.stdout)["results"][0], BlindRule()
+    assert reported["route"] == "kernel"
+    assert reported["spectral_agreement"] >= rule.min_spectral_agreement
+    assert reported["orientation_margin"] >= rule.min_orientation_margin
+    assert reported["sharpening"] >= rule.min_sharpening
+    assert rule.min_residual <= reported["reblur_residual"] <= rule.max_residual
+
+
+@needs_photos
 def test_the_kernel_command_estimates_a_photo_too_small_for_the_route(runner, tmp_path):
     Image.fromarray(np.round(_blurred(_photo(6, 64), motion_kernel(7, 0)) * 255).astype(np.uint8)).save(tmp_path / "small.png")
     result = runner.invoke(main, ["kernel", str(tmp_path / "small.png"), "--raw", "--json"])

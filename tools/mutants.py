@@ -384,6 +384,13 @@ MUTANTS = [
         ("tests/test_kernel_path.py::test_a_confirmed_line_must_carry_the_spectrums_mark_too",),
     ),
     Mutant(
+        "restore --json does not report the orientation margin the rule judged",
+        "src/edgedeblur_cli/cli/kernels.py",
+        '        details["orientation_margin"] = round(estimate.details["orientation_margin"], 3)\n',
+        "",
+        ("tests/test_kernel_path.py::test_restore_estimate_kernel_reports_the_measures_the_rule_judged",),
+    ),
+    Mutant(
         "the orientation margin is taken over the quarter turn only (a kernel that is its own mirror image passes)",
         "src/edgedeblur_cli/deconvolution/spectrum.py",
         "    return SpectralMarks(agreement, agreement - max(mirrored, turned))\n",
