@@ -19,7 +19,7 @@ from PIL import Image
 
 from edgedeblur_cli.cli import main
 from edgedeblur_cli.deconvolution.deconvolve import BLOB_SCHEDULE, JPEG_BLOB_NOISE_SCALE, DeconvolutionOptions, blur, deconvolve, schedule_for, wiener
-from edgedeblur_cli.deconvolution.estimate import estimate_kernel, kernel_agreement
+from edgedeblur_cli.deconvolution.estimate import KernelEstimate, estimate_kernel, kernel_agreement
 from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, CANDIDATES, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo, takes_kernel_path
 from edgedeblur_cli.deconvolution.kernels import KernelError, centered, defocus_kernel, gaussian_kernel, kernel_radius, motion_kernel, normalized, read_kernel
 from edgedeblur_cli.device import native_bfloat16
@@ -33,6 +33,12 @@ needs_photos = pytest.mark.skipif(not TEST_PHOTOS.is_dir(), reason=f"needs the s
 OPEN_RULE = BlindRule(
     min_radius=0, min_confidence=0, min_residual=0, max_residual=1e9, min_sharpening=0, min_spectral_agreement=-1, min_orientation_margin=-2
 )  # every check open
+
+
+def _given(kernel: np.ndarray, side: int = 160, details: dict | None = None) -> KernelEstimate:
+    """A confident estimate of ``kernel`` over the photo's top-left ``side`` x ``side`` region, as
+    the rule's checks see one (``details``: what ``estimate_for`` would have recorded)."""
+    return KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, side, side), details or {})
 
 
 def _photo(index: int = 0, size: int = 160) -> np.ndarray:
@@ -402,11 +408,10 @@ def test_blur_makes_gradients_less_sparse():
 @needs_photos
 def test_the_sharpest_deconvolution_chooses_the_right_kernel(prior):
     from edgedeblur_cli.deconvolution.choose import sharpest
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
 
     kernel = motion_kernel(17, 30)
     blurred = _blurred(_photo(6, 160), kernel)
-    right, wrong, none = (KernelEstimate(k, 1.0, kernel_radius(k), (0, 0, 160, 160)) for k in (kernel, motion_kernel(17, 120), np.ones((1, 1))))
+    right, wrong, none = (_given(k) for k in (kernel, motion_kernel(17, 120), np.ones((1, 1))))
 
     def deconvolve_region(crop, k):
         return deconvolve_pixels(crop, k, prior, options=BLIND_DECONVOLUTION)
@@ -510,8 +515,6 @@ def test_a_sharp_photo_gets_a_near_delta_kernel_and_the_networks_route(prior):
 
 
 def test_the_rule_needs_a_path_of_real_extent_and_its_confidence():
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
-
     line = motion_kernel(13, 0)
     wide = KernelEstimate(line, confidence=0.9, radius=kernel_radius(line), region=(0, 0, 1, 1))
     unsure = KernelEstimate(line, confidence=0.1, radius=kernel_radius(line), region=(0, 0, 1, 1))
@@ -525,7 +528,6 @@ def test_the_rule_needs_a_path_of_real_extent_and_its_confidence():
 
 @needs_photos
 def test_the_reblur_residual_tells_a_wrong_kernel(prior):
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
     from edgedeblur_cli.deconvolution.route import reblur_residual
 
     kernel = motion_kernel(17, 30)
@@ -539,16 +541,14 @@ def test_the_reblur_residual_tells_a_wrong_kernel(prior):
 
 @needs_photos
 def test_a_wrong_kernel_sends_the_photo_to_the_networks(prior):
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
-
     kernel = motion_kernel(17, 30)
     blurred = _blurred(_photo(6, 160), kernel)
     wrong_kernel = motion_kernel(17, 120)
-    wrong = KernelEstimate(wrong_kernel, 1.0, kernel_radius(wrong_kernel), (0, 0, 160, 160))
-    right = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
+    wrong = _given(wrong_kernel)
+    right = _given(kernel)
     assert route_photo(blurred, prior, estimate=wrong)[0] is None
     # The spectrum's checks refuse it first; without them the re-blur residual does.
-    unexplained = KernelEstimate(wrong_kernel, 1.0, kernel_radius(wrong_kernel), (0, 0, 160, 160))
+    unexplained = _given(wrong_kernel)
     spectrum_open = replace(BlindRule(), min_spectral_agreement=-1.0, min_orientation_margin=-2.0)
     assert route_photo(blurred, prior, rule=spectrum_open, estimate=unexplained)[0] is None
     assert unexplained.details["reblur_residual"] > BlindRule().max_residual
@@ -561,8 +561,6 @@ def test_a_wrong_kernel_sends_the_photo_to_the_networks(prior):
 def test_the_rule_judges_the_first_settings_estimate_and_the_route_uses_the_sharpest(prior):
     """The rule was chosen on the first setting's estimates: it decides on those, and a photo it
     takes is deconvolved by the kernel the candidates chose."""
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
-
     kernel = motion_kernel(17, 30)
     blurred = _blurred(_photo(6, 160), kernel)
     region = (0, 0, 160, 160)
@@ -579,11 +577,10 @@ def test_the_rule_judges_the_first_settings_estimate_and_the_route_uses_the_shar
 @needs_photos
 def test_deconvolving_a_blurred_photo_sharpens_it_and_a_sharp_one_does_not(prior):
     from edgedeblur_cli.deconvolution.choose import sharpening
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
 
     kernel = motion_kernel(17, 30)
     sharp = _photo(6, 160)
-    estimate = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
+    estimate = _given(kernel)
 
     def deconvolve_region(crop, k):
         return deconvolve_pixels(crop, k, prior, options=BLIND_DECONVOLUTION)
@@ -596,14 +593,12 @@ def test_deconvolving_a_blurred_photo_sharpens_it_and_a_sharp_one_does_not(prior
 def test_a_kernel_that_does_not_sharpen_the_photo_is_refused(prior):
     """A sharp photo and a path-like kernel it does not carry: only the sharpening check
     (``BlindRule.min_sharpening``) stands between them once the other checks are wide open."""
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
-
     kernel = motion_kernel(9, 0)
     sharp = _blurred(_photo(6, 160), np.ones((1, 1)))
-    estimate = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
+    estimate = _given(kernel)
     assert route_photo(sharp, prior, rule=replace(OPEN_RULE, min_sharpening=1.0), estimate=estimate)[0] is None
     assert estimate.details["sharpening"] < BlindRule().min_sharpening == 1.0
-    unchecked = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
+    unchecked = _given(kernel)
     assert route_photo(sharp, prior, rule=OPEN_RULE, estimate=unchecked)[0] is not None
 
 
@@ -627,21 +622,19 @@ def test_a_kernel_the_spectrum_does_not_carry_is_refused(prior):
     """With every other check wide open, the spectrum's check alone refuses a path kernel for a
     sharp noisy photo, records what it measured, and takes the same kernel for a photo it blurred
     (noise 0.03: the rings noise fills are left out, or the photo's mark would drown)."""
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
-
     kernel, bound = _shake(), BlindRule().min_spectral_agreement
     only_spectrum = replace(OPEN_RULE, min_spectral_agreement=bound)
     noisy = _blurred(_photo(2, 320), np.ones((1, 1)), noise=0.03)
-    estimate = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 320, 320))
+    estimate = _given(kernel, 320)
     assert route_photo(noisy, prior, rule=only_spectrum, estimate=estimate)[0] is None
     assert estimate.details["spectral_agreement"] < bound
     blurred = _blurred(_photo(2, 320), kernel, noise=0.03)
-    carried = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 320, 320))
+    carried = _given(kernel, 320)
     assert route_photo(blurred, prior, rule=only_spectrum, estimate=carried)[0] is not None
     # Asked of the first setting's estimate, as every check of the rule is (``judged_estimate``;
     # asked of the chosen one, it let two JPEG training photos by): a wrong first estimate
     # refuses the photo whatever was chosen, a right one takes it.
-    turned = KernelEstimate(np.rot90(kernel).copy(), 1.0, kernel_radius(kernel), (0, 0, 320, 320))
+    turned = _given(np.rot90(kernel).copy(), 320)
     first_wrong = replace(carried, details={"first_setting": turned})
     first_right = replace(turned, details={"first_setting": carried})
     assert route_photo(blurred, prior, rule=only_spectrum, estimate=first_wrong)[0] is None
@@ -682,17 +675,15 @@ def test_a_kernel_the_spectrum_cannot_orient_is_refused(prior):
     """With every other check wide open, the orientation margin alone refuses a kernel that looks
     the same mirrored, even on the photo it blurred, records what it measured, and takes a shake
     path there."""
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
-
     only_margin = replace(OPEN_RULE, min_orientation_margin=BlindRule().min_orientation_margin)
     blob = _pinwheel()
     blurred = _blurred(_photo(2, 320), blob)
-    estimate = KernelEstimate(blob, 1.0, kernel_radius(blob), (0, 0, 320, 320))
+    estimate = _given(blob, 320)
     assert route_photo(blurred, prior, rule=only_margin, estimate=estimate)[0] is None
     assert estimate.details["orientation_margin"] <= 1e-9 < estimate.details["spectral_agreement"]
     kernel = _shake()
     shaken = _blurred(_photo(2, 320), kernel)
-    assert route_photo(shaken, prior, rule=only_margin, estimate=KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 320, 320)))[0] is not None
+    assert route_photo(shaken, prior, rule=only_margin, estimate=_given(kernel, 320))[0] is not None
 
 
 @needs_photos
@@ -701,13 +692,12 @@ def test_a_confirmed_line_must_carry_the_spectrums_mark_too(prior):
     checks (a line along a photo axis is its own mirror image, margin 0), not the spectrum's
     agreement: the shipped rule takes it on the photo it blurred and refuses it on a sharp
     noisy photo (a fresh held-out photo gave such a false line)."""
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
     from edgedeblur_cli.deconvolution.straight import Line
 
     kernel = motion_kernel(15, 0)
 
     def confirmed_line() -> KernelEstimate:
-        return KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 320, 320), details={"straight": Line(15.0, 0.0, prominence=8.0)})
+        return _given(kernel, 320, details={"straight": Line(15.0, 0.0, prominence=8.0)})
 
     blurred, taken = _blurred(_photo(2, 320), kernel), confirmed_line()
     assert route_photo(blurred, prior, estimate=taken)[0] is not None
@@ -722,11 +712,9 @@ def test_a_kernel_that_explains_more_than_the_noise_allows_is_refused(prior):
     """The residual's lower bound: a kernel fitted to grain reproduces the photo to well under
     its noise. Here the right kernel, but the photo's noise said to be 3x what it is: the fit
     is then too good for the noise, as a fit to grain is, and the networks take the photo."""
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
-
     kernel = motion_kernel(17, 30)
     blurred = _blurred(_photo(6, 160), kernel, noise=0.01)
-    right = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 160, 160))
+    right = _given(kernel)
     assert route_photo(blurred, prior, estimate=right)[0] is not None  # the noise estimated: taken
     assert route_photo(blurred, prior, noise=0.03, estimate=right)[0] is None
     assert right.details["reblur_residual"] < BlindRule().min_residual
@@ -897,8 +885,6 @@ def test_the_default_route_reads_a_jpeg_photos_noise_as_jpeg(prior):
     worse than the photo itself before the route doubted its kernels, ``BLIND_DECONVOLUTION``)."""
     import io
 
-    from edgedeblur_cli.deconvolution.estimate import KernelEstimate
-
     kernel = motion_kernel(11, 30)
     sharp = _photo(3, 192)
     encoded = io.BytesIO()
@@ -906,7 +892,7 @@ def test_the_default_route_reads_a_jpeg_photos_noise_as_jpeg(prior):
     jpeg = np.asarray(Image.open(encoded), dtype=np.float32) / 255
 
     def routed(compressed: bool) -> np.ndarray:
-        estimate = KernelEstimate(kernel, 1.0, kernel_radius(kernel), (0, 0, 192, 192))
+        estimate = _given(kernel, 192)
         # The rule's checks open: this is about the noise the deconvolution reads; whether the
         # trusting reading passes the sharpening check depends on the CPU (0.995 on an AMD EPYC).
         out, _ = route_photo(jpeg, prior, estimate=estimate, compressed=compressed, rule=OPEN_RULE)
