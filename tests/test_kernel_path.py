@@ -441,6 +441,28 @@ def test_the_default_keeps_the_sharpest_of_its_candidate_estimates(prior):
 
 
 @needs_photos
+def test_the_other_candidate_settings_fit_their_best_region_alone(prior, monkeypatch):
+    """Only the first setting's confidence (two regions' agreement) is judged, so the others fit
+    one region each: the kernel their two-region fit gives, at half the fits."""
+    from dataclasses import replace
+
+    from edgedeblur_cli.deconvolution import estimate
+    from edgedeblur_cli.deconvolution.estimate import EstimationOptions
+    from edgedeblur_cli.deconvolution.route import prior_denoiser
+
+    wide = np.concatenate([_photo(3, 320), _photo(5, 320)], axis=1)  # room for two regions in every setting's fit
+    blurred = _blurred(wide, motion_kernel(17, 30))
+    fits, real = [], estimate._estimate_region
+    monkeypatch.setattr(estimate, "_estimate_region", lambda *args: fits.append(1) or real(*args))
+    chosen = estimate_for(blurred, prior, straight=False)
+    assert len(fits) == 2 + (len(CANDIDATES) - 1)  # the kernel-size search stops at the first size for a 17 px line
+    monkeypatch.setattr(estimate, "_estimate_region", real)
+    two_regions = estimate_kernel(blurred, replace(EstimationOptions(), **CANDIDATES[chosen.details["candidate"]]), prior_denoiser(prior))
+    assert len(two_regions.details["regions"]) == 2
+    np.testing.assert_array_equal(chosen.kernel, two_regions.kernel)
+
+
+@needs_photos
 def test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve(prior, monkeypatch):
     """The rule judges the first setting alone: for a photo it refuses, choosing among the others
     would only cost deconvolutions; for one it may take, the choice is made as without the rule."""

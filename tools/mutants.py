@@ -673,6 +673,13 @@ MUTANTS = [
         ("tests/test_restore_cli.py::test_decoded_photos_are_restored_in_their_own_integers",),
     ),
     Mutant(
+        "the other candidate settings fit two regions again (their confidence judged by nothing)",
+        "src/edgedeblur_cli/deconvolution/route.py",
+        "    candidate_regions: int | None = 1,\n",
+        "    candidate_regions: int | None = None,\n",
+        ("tests/test_kernel_path.py::test_the_other_candidate_settings_fit_their_best_region_alone",),
+    ),
+    Mutant(
         "--help lists every option again (no longer one screen)",
         "src/edgedeblur_cli/cli/help.py",
         "        if ctx.meta.get(SHOW_ALL):\n            super().format_options(ctx, formatter)\n            return\n",

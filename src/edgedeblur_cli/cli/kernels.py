@@ -187,7 +187,8 @@ def kernel(files, raw, kernel_size, gamma):
     """Estimate the blur kernel of each photo (camera shake, motion, defocus).
 
     Writes the kernel as a grayscale image (brightest entry white) and prints its size, its
-    radius and a confidence in [0, 1] (the share of the blurred edges it explains) on stderr.
+    radius and a confidence in [0, 1] on stderr: how well the kernels fitted to two regions of
+    the photo agree, or where one region was fitted, the share of its blurred edges it explains.
     """
     from ..deconvolution.estimate import EstimationOptions
 

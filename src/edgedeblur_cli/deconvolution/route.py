@@ -146,6 +146,7 @@ def estimate_for(
     min_side: int = MIN_BLIND_SIDE,
     rule: BlindRule | None = None,
     straight: bool = True,
+    candidate_regions: int | None = 1,
 ) -> KernelEstimate | None:
     """The kernel estimate of (H, W, 3) float in [0, 1], or None for a photo with a side under
     ``min_side`` (the route's: too few edges to judge; 0 estimates any photo, as ``edgedeblur kernel``).
@@ -156,6 +157,12 @@ def estimate_for(
     does, ``noise`` and ``compressed`` as in ``deconvolve_pixels``), with
     ``details["first_setting"]``, the first setting's estimate (its ``details["sharpening"]``
     as ``choose.sharpening`` measures it), and ``details["candidate"]``.
+
+    ``candidate_regions``: regions each setting after the first fits (None: as ``options`` says).
+    Those settings only offer kernels to choose from, and their confidence (two regions'
+    agreement) is judged by nothing, so by default each fits its best region alone, and its
+    confidence is that region's fit: the same kernels, on photos with room for two regions
+    1-2 s sooner (docs/benchmarks.md).
 
     ``rule``: the route's (``route_photo``), which judges the first setting alone, and where that
     estimate fails the rule's kernel or sharpening checks deconvolves nothing. So the first
@@ -177,6 +184,8 @@ def estimate_for(
         return straightened(estimate_kernel(pixels, options))
     denoise = prior_denoiser(prior)
     settings = [replace(options, **change) for change in candidates or ({},)]
+    if candidate_regions is not None:
+        settings[1:] = [replace(setting, regions=candidate_regions) for setting in settings[1:]]
     if rule is None:
         estimates = [straightened(e) for e in _side_by_side(pixels, settings, denoise)]
     else:
