@@ -12,10 +12,11 @@ The settings after the first only offer kernels to choose from, so each fits its
 alone (``estimate_for(..., candidate_regions=1)``); fitting two each, as before, gives the same
 kernels (checked here on every photo) later.
 This times the three per photo, in rotating order, in one run, on held-out BSDS500 test photos as
-they are, with noise 0.02 and with camera shake 13-27 px + 0.01, and on the blur-dev photos
+they are, with noise 0.02, with linear motion 9 px + 0.01 (a straight line the cepstrum confirms
+ends the route's estimate at the first setting) and with camera shake 13-27 px + 0.01, and on the blur-dev photos
 (Lai et al.'s 31-75 px kernels, + 0.01), 8-bit; with how many photos skipped the choice.
 
-    python benchmarks/route_speed.py [--photos 10]
+    python benchmarks/route_speed.py [--photos 10] [--rows motion]
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from edgedeblur_cli.training.data import list_images, load_photos
 from kernel_path import ROWS, as_float, blur_dev_cases
 from realworld import DEFAULT_DATA
 
-KINDS = ("clean, sharp photo", "Gaussian noise 0.02", "camera shake 13-27 px + 0.01")
+KINDS = ("clean, sharp photo", "Gaussian noise 0.02", "linear motion 9 px + 0.01", "camera shake 13-27 px + 0.01")
 
 
 def timed(pixels: np.ndarray, prior, rule: BlindRule | None, candidate_regions: int | None = 1):
@@ -45,19 +46,21 @@ def timed(pixels: np.ndarray, prior, rule: BlindRule | None, candidate_regions: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=10, help="photos per row (blur-dev has 20)")
+    parser.add_argument("--rows", action="append", help="only rows whose label contains this text (repeatable)")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     prior = load_model(PRIOR_MODEL, device="cpu")
     photos = load_photos(list_images(DEFAULT_DATA)[: args.photos])
     rows = [(label, make(photos, 0)) for label, make in ROWS if label in KINDS]
     rows.append(("blur-dev (Lai, 31-75 px) + 0.01", blur_dev_cases(photos, 0)[: args.photos]))
+    rows = [(label, cases) for label, cases in rows if not args.rows or any(text in label for text in args.rows)]
     rule = BlindRule()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; seconds per photo of the route's estimate, median / max")
     versions = ("two", "all", "rule")
     print(f"{'photos':<34} {'two regions a setting':>22} {'one after the first':>20} {'the rule exits':>16}  refused early  same kernels")
     for label, cases in rows:
         times: dict[str, list[float]] = {v: [] for v in versions}
-        skipped = same = 0
+        skipped = same = lines = 0
         for i, case in enumerate(cases):
             pixels = as_float(case.degraded)
             kernels = {}
@@ -67,10 +70,12 @@ def main() -> None:
                 kernels[version] = estimate.kernel
                 if version == "rule":
                     judged = estimate.details["first_setting"]
-                    skipped += "sharpening" not in judged.details or judged.details["sharpening"] < rule.min_sharpening
+                    lines += "straight" in judged.details
+                    skipped += "straight" not in judged.details and ("sharpening" not in judged.details or judged.details["sharpening"] < rule.min_sharpening)
             same += np.array_equal(kernels["two"], kernels["all"])
         cell = lambda v: f"{np.median(v):6.2f} / {max(v):5.2f}"  # noqa: E731
-        print(f"{label:<34} {cell(times['two']):>22} {cell(times['all']):>20} {cell(times['rule']):>16}  {skipped:>3} of {len(cases):<3}  {same} of {len(cases)}", flush=True)
+        print(f"{label:<34} {cell(times['two']):>22} {cell(times['all']):>20} {cell(times['rule']):>16}  {skipped:>3} of {len(cases):<3}  {same} of {len(cases)}" + (f"  ({lines} confirmed lines)" if lines else ""), flush=True)
+
 
 if __name__ == "__main__":
     main()

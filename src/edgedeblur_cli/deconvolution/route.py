@@ -159,10 +159,9 @@ def estimate_for(
     as ``choose.sharpening`` measures it), and ``details["candidate"]``.
 
     ``candidate_regions``: regions each setting after the first fits (None: as ``options`` says).
-    Those settings only offer kernels to choose from, and their confidence (two regions'
-    agreement) is judged by nothing, so by default each fits its best region alone, and its
-    confidence is that region's fit: the same kernels, on photos with room for two regions
-    1-2 s sooner (docs/benchmarks.md).
+    They only offer kernels to choose from, their confidence (two regions' agreement) judged by
+    nothing, so by default each fits its best region alone (confidence: that region's fit): the
+    same kernels, 1-2 s sooner on photos with room for two regions (docs/benchmarks.md).
 
     ``rule``: the route's (``route_photo``), which judges the first setting alone, and where that
     estimate fails the rule's kernel or sharpening checks deconvolves nothing. So the first
