@@ -515,6 +515,10 @@ def test_a_line_the_cepstrum_confirms_wins_over_a_sharper_deconvolution(prior, m
     assert kernel_agreement(line.kernel, truth) > 0.98 > kernel_agreement(chosen.kernel, truth) + 0.05
     assert line.details["candidate"] == 0 and line.details["first_setting"] is line
     assert len(estimates) == 1 and len(calls) == 2 and line.details["sharpening"] > 1  # the delta's deconvolution and the line's
+    estimates.clear()
+    unjudged = estimate_for(noisy, prior)  # as ``edgedeblur kernel`` estimates: no rule, the line ends it too
+    np.testing.assert_array_equal(unjudged.kernel, line.kernel)
+    assert len(estimates) == 1 and unjudged.details["candidate"] == 0
 
     # A rule that trusts such a line asks nothing of its deconvolutions, so none is made, and
     # takes it where its sharpening and residual checks would refuse it.

@@ -513,16 +513,19 @@ MUTANTS = [
     Mutant(
         "the route chooses among its candidates for a photo whose kernel it refuses",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "        if not takes_kernel_path(first, rule):\n",
-        "        if False:\n",
+        "    if rule is not None and not takes_kernel_path(first, rule):\n",
+        "    if False:\n",
         ("tests/test_kernel_path.py::test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve",),
     ),
     Mutant(
-        "the route estimates every setting for a photo whose first kernel it refuses",
+        "every setting is estimated before the first is judged (a refused photo, a confirmed line cost three)",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "    if rule is None:\n        estimates = [straightened(e) for e in _side_by_side(pixels, settings, denoise)]\n",
-        "    if True:\n        estimates = [straightened(e) for e in _side_by_side(pixels, settings, denoise)]\n",
-        ("tests/test_kernel_path.py::test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve",),
+        "    first = straightened(estimate_kernel(pixels, settings[0], denoise, parallel_regions=True))\n",
+        "    first = [straightened(e) for e in _side_by_side(pixels, settings, denoise)][0]\n",
+        (
+            "tests/test_kernel_path.py::test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve",
+            "tests/test_kernel_path.py::test_a_line_the_cepstrum_confirms_wins_over_a_sharper_deconvolution",
+        ),
     ),
     Mutant(
         "the route skips the choice among candidates for a photo its kernel sharpens",

@@ -163,14 +163,15 @@ def estimate_for(
     nothing, so by default each fits its best region alone (confidence: that region's fit): the
     same kernels, 1-2 s sooner on photos with room for two regions (docs/benchmarks.md).
 
-    ``rule``: the route's (``route_photo``), which judges the first setting alone, and where that
-    estimate fails the rule's kernel or sharpening checks deconvolves nothing. So the first
-    setting is estimated first and returned as it is when it fails the kernel checks (no other
-    setting, no deconvolution), or without the choice when it fails the sharpening check (two
-    deconvolutions instead of four). Photos the rule may take get the same estimate as without it.
+    The first setting is estimated first. ``rule``: the route's (``route_photo``), which judges
+    that estimate alone and deconvolves nothing where it fails the rule's kernel or sharpening
+    checks; it is returned as it is when it fails the kernel checks (no other setting, no
+    deconvolution), or without the choice when it fails the sharpening check (two deconvolutions
+    instead of four). Photos the rule may take get the same estimate as without it.
 
     ``straight``: each estimate that is already a straight line is replaced by the straight
-    motion the photo's cepstrum measures (``straight.straighten``), before the rule judges it.
+    motion the photo's cepstrum measures (``straight.straighten``), before the rule judges it; a
+    first estimate so confirmed is returned without estimating the other settings.
     """
     if min(pixels.shape[:2]) < min_side:
         return None
@@ -185,22 +186,17 @@ def estimate_for(
     settings = [replace(options, **change) for change in candidates or ({},)]
     if candidate_regions is not None:
         settings[1:] = [replace(setting, regions=candidate_regions) for setting in settings[1:]]
-    if rule is None:
-        estimates = [straightened(e) for e in _side_by_side(pixels, settings, denoise)]
-    else:
-        # The rule judges the first setting alone, so it goes first (its two regions side by side):
-        # a photo the rule refuses costs one setting, not three, one it may take about 0.5 s more
-        # (docs/benchmarks.md, "The route's estimate, with and without the rule's early exit").
-        first = straightened(estimate_kernel(pixels, settings[0], denoise, parallel_regions=True))
-        if not takes_kernel_path(first, rule):
-            first.details.update(first_setting=first, candidate=0)
-            return first
-        estimates = [first]
+    # The first setting goes first (its two regions side by side): the rule judges it alone, so a
+    # photo the rule refuses costs one setting, not three, and a line the cepstrum confirms ends
+    # the estimate; any other photo about 0.2-0.5 s more (docs/benchmarks.md, "The route's estimate").
+    first = straightened(estimate_kernel(pixels, settings[0], denoise, parallel_regions=True))
+    if rule is not None and not takes_kernel_path(first, rule):
+        first.details.update(first_setting=first, candidate=0)
+        return first
 
     def deconvolve_region(crop: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         return deconvolve_pixels(crop, kernel, prior, noise, BLIND_DECONVOLUTION, compressed)
 
-    first = estimates[0]
     if "straight" in first.details:
         # A line the cepstrum confirms is trusted over the other settings, whose sparser
         # deconvolutions chose a wrong kernel over it (research log 2026-12-07, fourth session);
@@ -209,8 +205,7 @@ def estimate_for(
         if rule is None or not rule.trust_straight:
             first.details["sharpening"] = sharpening(pixels, first, deconvolve_region)
         return first
-    if len(estimates) < len(settings):
-        estimates += [straightened(e) for e in _side_by_side(pixels, settings[1:], denoise)]
+    estimates = [first] + [straightened(e) for e in _side_by_side(pixels, settings[1:], denoise)]
     index = _chosen(pixels, estimates, deconvolve_region, None if rule is None else rule.min_sharpening)
     chosen = estimates[index]
     chosen.details["candidate"] = index
