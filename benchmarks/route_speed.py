@@ -1,20 +1,21 @@
 """Time of the default route's kernel estimate: with and without its rule's early exit, and
 with the candidate settings fitting two regions each (as before 2026-12-07, seventh session).
 
-``estimate_for`` estimates each photo's kernel with three candidate settings side by side and
-then deconvolves the estimation region by each (and by a delta) to choose the sharpest
-(``choose.sharpest``). The route's rule judges the first setting's estimate alone, so for a photo
-that estimate fails, the rest is wasted work: ``estimate_for(..., rule=BlindRule())``, as
-``route_photo`` calls it, estimates the first setting first (its two regions side by side) and
-stops there when the kernel checks fail; when the sharpening check fails, it skips the choice
-(two deconvolutions of four).
+``estimate_for`` estimates each photo's kernel with three candidate settings, the first one first
+(its two regions side by side), then the other two side by side, and deconvolves the estimation
+region by each (and by a delta) to choose the sharpest (``choose.sharpest``); a first estimate
+that is a straight line the cepstrum confirms ends it there. The route's rule judges the first
+setting's estimate alone, so for a photo that estimate fails, the rest is wasted work:
+``estimate_for(..., rule=BlindRule())``, as ``route_photo`` calls it, stops after the first
+setting when the kernel checks fail, and skips the choice (two deconvolutions of four) when the
+sharpening check fails.
 The settings after the first only offer kernels to choose from, so each fits its best region
 alone (``estimate_for(..., candidate_regions=1)``); fitting two each, as before, gives the same
 kernels (checked here on every photo) later.
 This times the three per photo, in rotating order, in one run, on held-out BSDS500 test photos as
-they are, with noise 0.02, with linear motion 9 px + 0.01 (a straight line the cepstrum confirms
-ends the route's estimate at the first setting) and with camera shake 13-27 px + 0.01, and on the blur-dev photos
-(Lai et al.'s 31-75 px kernels, + 0.01), 8-bit; with how many photos skipped the choice.
+they are, with noise 0.02, with linear motion 9 px + 0.01 and with camera shake 13-27 px + 0.01,
+and on the blur-dev photos (Lai et al.'s 31-75 px kernels, + 0.01), 8-bit; with how many photos
+skipped the choice, and how many first estimates were confirmed lines.
 
     python benchmarks/route_speed.py [--photos 10] [--rows motion]
 """
