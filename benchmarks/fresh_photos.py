@@ -24,7 +24,6 @@ Usage (from benchmarks/):
 from __future__ import annotations
 
 import argparse
-import io
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,12 +32,12 @@ import torch
 from PIL import Image
 
 from edgedeblur_cli.deconvolution.route import PRIOR_MODEL, BlindRule, estimate_for, judged_estimate, route_photo
-from edgedeblur_cli.degradations.realistic import blur, linear_motion_kernel
+from edgedeblur_cli.degradations.realistic import jpeg
 from edgedeblur_cli.files.jpeg_history import once_jpeg
 from edgedeblur_cli.restoring.restore import load_model, restore_image
 
-from kernel_path import BLUR_DEV, as_float
-from realworld import shake_kernel_of_extent, to_u8
+from kernel_path import BLUR_DEV, ROWS, as_float
+from realworld import synthetic, to_u8
 
 TILE = (320, 480)  # blur-dev's sharp photos cut to BSDS500's size
 LARGEST = 1024
@@ -67,24 +66,16 @@ def blur_dev_tiles() -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def jpeg90(pixels: np.ndarray) -> np.ndarray:
-    buffer = io.BytesIO()
-    Image.fromarray(to_u8(pixels)).save(buffer, "JPEG", quality=90)
-    return as_float(np.asarray(Image.open(buffer).convert("RGB")))
-
-
-def noisy(pixels: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
-    return pixels + sigma * rng.standard_normal(pixels.shape).astype(np.float32)
-
-
-# kind -> (sharp float, rng) -> (degraded float, read as a JPEG file)
+ROW = dict(ROWS)  # kernel_path's row makers by label
+# kind -> (row maker: (photos, seed) -> cases; whether its photos are read as from JPEG files)
 KINDS = {
-    "clean": lambda s, rng: (s, False),
-    "noise 0.02": lambda s, rng: (noisy(s, rng, 0.02), False),
-    "JPEG 90": lambda s, rng: (jpeg90(s), True),
-    "motion 9 + 0.01": lambda s, rng: (noisy(blur(s, linear_motion_kernel(9, rng.uniform(0, np.pi)).astype(np.float32)), rng, 0.01), False),
-    "shake 13-27 + 0.01": lambda s, rng: (noisy(blur(s, shake_kernel_of_extent(rng, 13, 27).astype(np.float32)), rng, 0.01), False),
+    "clean": (ROW["clean, sharp photo"], False),
+    "noise 0.02": (ROW["Gaussian noise 0.02"], False),
+    "JPEG 90": (synthetic(lambda s, rng: (jpeg(s, 90), None)), True),
+    "motion 9 + 0.01": (ROW["linear motion 9 px + 0.01"], False),
+    "shake 13-27 + 0.01": (ROW["camera shake 13-27 px + 0.01"], False),
 }
+SEED = 707
 
 
 def psnr_of_mean(squared: list[float]) -> float:
@@ -96,10 +87,10 @@ def run_kind(kind: str, photos: list[tuple[str, np.ndarray]], network, prior) ->
     without_line_bound = replace(rule, min_line_agreement=-2.0)
     taken = lines = lines_refused = 0
     errors: dict[str, list[float]] = {"input": [], "networks": [], "--estimate-kernel": []}
-    for i, (name, photo) in enumerate(photos):
-        sharp = as_float(photo)
-        degraded, from_jpeg = KINDS[kind](sharp, np.random.default_rng([707, i]))
-        degraded = to_u8(degraded)
+    make_cases, from_jpeg = KINDS[kind]
+    cases = make_cases([photo for _, photo in photos], SEED)
+    for (name, _), case in zip(photos, cases):
+        sharp, degraded = as_float(case.sharp), case.degraded
         compressed = from_jpeg or once_jpeg(degraded)
         pixels = as_float(degraded)
         estimate = estimate_for(pixels, prior, compressed=compressed, rule=rule)

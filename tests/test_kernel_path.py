@@ -424,8 +424,6 @@ def test_the_sharpest_deconvolution_chooses_the_right_kernel(prior):
 @needs_photos
 def test_the_default_keeps_the_sharpest_of_its_candidate_estimates(prior):
     """Each candidate setting is estimated; the one kept is the estimate of its own setting."""
-    from dataclasses import replace
-
     from edgedeblur_cli.deconvolution.estimate import EstimationOptions
     from edgedeblur_cli.deconvolution.route import prior_denoiser
 
@@ -444,8 +442,6 @@ def test_the_default_keeps_the_sharpest_of_its_candidate_estimates(prior):
 def test_the_other_candidate_settings_fit_their_best_region_alone(prior, monkeypatch):
     """Only the first setting's confidence (two regions' agreement) is judged, so the others fit
     one region each: the kernel their two-region fit gives, at half the fits."""
-    from dataclasses import replace
-
     from edgedeblur_cli.deconvolution import estimate
     from edgedeblur_cli.deconvolution.estimate import EstimationOptions
     from edgedeblur_cli.deconvolution.route import prior_denoiser
