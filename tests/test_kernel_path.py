@@ -20,7 +20,7 @@ from PIL import Image
 from edgedeblur_cli.cli import main
 from edgedeblur_cli.deconvolution.deconvolve import BLOB_SCHEDULE, JPEG_BLOB_NOISE_SCALE, DeconvolutionOptions, blur, deconvolve, schedule_for, wiener
 from edgedeblur_cli.deconvolution.estimate import KernelEstimate, estimate_kernel, kernel_agreement
-from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, CANDIDATES, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo, takes_kernel_path
+from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, CANDIDATES, RANKING_DECONVOLUTION, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo, takes_kernel_path
 from edgedeblur_cli.deconvolution.kernels import KernelError, centered, defocus_kernel, gaussian_kernel, kernel_radius, motion_kernel, normalized, read_kernel
 from edgedeblur_cli.device import native_bfloat16
 from edgedeblur_cli.restoring.restore import load_model
@@ -417,6 +417,8 @@ def test_the_sharpest_deconvolution_chooses_the_right_kernel(prior):
         return deconvolve_pixels(crop, k, prior, options=BLIND_DECONVOLUTION)
 
     assert sharpest(blurred, [wrong, right, none], deconvolve_region)[0] == 1
+    short = lambda crop, k: deconvolve_pixels(crop, k, prior, options=RANKING_DECONVOLUTION)  # noqa: E731
+    assert sharpest(blurred, [wrong, right, none], deconvolve_region, rank=short)[0] == 1
     index, first_sharpening = sharpest(blurred, [right, none, wrong], deconvolve_region)
     assert index == 0 and first_sharpening > 1
 
@@ -459,6 +461,22 @@ def test_the_other_candidate_settings_fit_their_best_region_alone(prior, monkeyp
 
 
 @needs_photos
+def test_the_choice_ranks_on_a_short_schedule_and_the_sharpening_on_the_blind_one(prior, monkeypatch):
+    """Ranking the region's deconvolutions by sparsity needs fewer rounds than the blind route's
+    (``RANKING_DECONVOLUTION``); the sharpening check keeps the schedule its bound was chosen on."""
+    from edgedeblur_cli.deconvolution import route
+    from edgedeblur_cli.deconvolution.route import RANKING_DECONVOLUTION
+
+    assert RANKING_DECONVOLUTION.iterations < BLIND_DECONVOLUTION.iterations
+    assert replace(RANKING_DECONVOLUTION, iterations=BLIND_DECONVOLUTION.iterations) == BLIND_DECONVOLUTION
+    schedules, real = [], route.deconvolve_pixels
+    monkeypatch.setattr(route, "deconvolve_pixels", lambda *args, **kwargs: schedules.append(args[4]) or real(*args, **kwargs))
+    chosen = estimate_for(_blurred(_photo(3, 320), motion_kernel(17, 30)), prior, straight=False)
+    assert schedules == [BLIND_DECONVOLUTION] * 2 + [RANKING_DECONVOLUTION] * len(CANDIDATES)  # a delta and the first; each candidate
+    assert chosen.details["first_setting"].details["sharpening"] > 1
+
+
+@needs_photos
 def test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve(prior, monkeypatch):
     """The rule judges the first setting alone: for a photo it refuses, choosing among the others
     would only cost deconvolutions; for one it may take, the choice is made as without the rule."""
@@ -485,7 +503,7 @@ def test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve(p
     calls.clear()
     estimates.clear()
     judged = estimate_for(blurred, prior, rule=OPEN_RULE, straight=False)
-    assert len(calls) == len(CANDIDATES) + 1 and len(estimates) == len(CANDIDATES)  # every candidate and the delta
+    assert len(calls) == len(CANDIDATES) + 2 and len(estimates) == len(CANDIDATES)  # the delta and the first for the sharpening; every candidate ranked
     unjudged = estimate_for(blurred, prior, straight=False)
     assert judged.details["candidate"] == unjudged.details["candidate"]
     np.testing.assert_array_equal(judged.kernel, unjudged.kernel)

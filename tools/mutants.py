@@ -585,6 +585,27 @@ MUTANTS = [
         ("tests/test_kernel_path.py::test_the_default_route_reads_a_jpeg_photos_noise_as_jpeg",),
     ),
     Mutant(
+        "the choice ranks the estimates on the blind route's whole schedule",
+        "src/edgedeblur_cli/deconvolution/route.py",
+        "RANKING_DECONVOLUTION = replace(BLIND_DECONVOLUTION, iterations=2)",
+        "RANKING_DECONVOLUTION = BLIND_DECONVOLUTION",
+        ("tests/test_kernel_path.py::test_the_choice_ranks_on_a_short_schedule_and_the_sharpening_on_the_blind_one",),
+    ),
+    Mutant(
+        "the sharpening check measures on the ranking's short schedule",
+        "src/edgedeblur_cli/deconvolution/choose.py",
+        "[DELTA, estimates[0].kernel], deconvolve)",
+        "[DELTA, estimates[0].kernel], rank or deconvolve)",
+        ("tests/test_kernel_path.py::test_the_choice_ranks_on_a_short_schedule_and_the_sharpening_on_the_blind_one",),
+    ),
+    Mutant(
+        "the choice ranks by the sharpening's deconvolutions, not the ranking's",
+        "src/edgedeblur_cli/deconvolution/choose.py",
+        "    if rank is None:\n",
+        "    if True:\n",
+        ("tests/test_kernel_path.py::test_the_choice_ranks_on_a_short_schedule_and_the_sharpening_on_the_blind_one",),
+    ),
+    Mutant(
         "the blind route deconvolves by its estimates as if they were exact",
         "src/edgedeblur_cli/deconvolution/route.py",
         "BLIND_DECONVOLUTION = DeconvolutionOptions(noise_scale=1.5)",
@@ -678,8 +699,8 @@ MUTANTS = [
     Mutant(
         "the other candidate settings fit two regions again (their confidence judged by nothing)",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "    candidate_regions: int | None = 1,\n",
-        "    candidate_regions: int | None = None,\n",
+        "    settings[1:] = [replace(setting, regions=1) for setting in settings[1:]]\n",
+        "    settings[1:] = [replace(setting, regions=setting.regions) for setting in settings[1:]]\n",
         ("tests/test_kernel_path.py::test_the_other_candidate_settings_fit_their_best_region_alone",),
     ),
     Mutant(
