@@ -416,11 +416,10 @@ def test_the_sharpest_deconvolution_chooses_the_right_kernel(prior):
     def deconvolve_region(crop, k):
         return deconvolve_pixels(crop, k, prior, options=BLIND_DECONVOLUTION)
 
-    assert sharpest(blurred, [wrong, right, none], deconvolve_region)[0] == 1
     short = lambda crop, k: deconvolve_pixels(crop, k, prior, options=RANKING_DECONVOLUTION)  # noqa: E731
-    assert sharpest(blurred, [wrong, right, none], deconvolve_region, rank=short)[0] == 1
-    index, first_sharpening = sharpest(blurred, [right, none, wrong], deconvolve_region)
-    assert index == 0 and first_sharpening > 1
+    assert sharpest(blurred, [wrong, right, none], deconvolve_region) == 1
+    assert sharpest(blurred, [wrong, right, none], short) == 1
+    assert sharpest(blurred, [right, none, wrong], short) == 0
 
 
 @needs_photos
@@ -478,8 +477,9 @@ def test_the_choice_ranks_on_a_short_schedule_and_the_sharpening_on_the_blind_on
 
 @needs_photos
 def test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve(prior, monkeypatch):
-    """The rule judges the first setting alone: for a photo it refuses, choosing among the others
-    would only cost deconvolutions; for one it may take, the choice is made as without the rule."""
+    """The rule judges the first setting alone: for a photo it refuses by the kernel checks or the
+    sharpening check, the other settings and the choice among them would only cost time; for one
+    it may take, the choice is made as without the rule."""
     from edgedeblur_cli.deconvolution import route
 
     calls, estimates = [], []
@@ -488,7 +488,7 @@ def test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve(p
     monkeypatch.setattr(route, "estimate_kernel", lambda *args, **kwargs: estimates.append(1) or real_estimate(*args, **kwargs))
     sharp = _photo(4, 320)
     refused = estimate_for(sharp, prior, rule=BlindRule())
-    assert len(calls) <= 2 and refused.details["candidate"] == 0  # none, or the sharpening check's two
+    assert len(calls) <= 2 and len(estimates) == 1 and refused.details["candidate"] == 0  # none, or the sharpening check's two
     assert route_photo(sharp, prior, estimate=refused)[0] is None
     if "sharpening" in refused.details:
         assert refused.details["sharpening"] < BlindRule().min_sharpening
@@ -508,6 +508,11 @@ def test_the_route_chooses_among_candidates_only_for_a_photo_it_may_deconvolve(p
     assert judged.details["candidate"] == unjudged.details["candidate"]
     np.testing.assert_array_equal(judged.kernel, unjudged.kernel)
     assert judged.details["first_setting"].details["sharpening"] == unjudged.details["first_setting"].details["sharpening"]
+    calls.clear()
+    estimates.clear()
+    unsharpened = estimate_for(blurred, prior, rule=replace(OPEN_RULE, min_sharpening=1e3), straight=False)  # the sharpening check fails
+    assert len(estimates) == 1 and len(calls) == 2 and unsharpened.details["candidate"] == 0
+    np.testing.assert_array_equal(unsharpened.kernel, judged.details["first_setting"].kernel)
 
 
 @needs_photos

@@ -40,27 +40,11 @@ def region_sparsity(pixels: np.ndarray, region: tuple[int, int, int, int], kerne
     return [normalized_sparsity(deconvolve(crop, kernel)) for kernel in kernels]
 
 
-def sharpest(
-    pixels: np.ndarray, estimates: Sequence[KernelEstimate], deconvolve: Deconvolver, stop_below: float | None = None, rank: Deconvolver | None = None
-) -> tuple[int, float]:
-    """(index of the estimate whose deconvolution of the first estimate's region of ``pixels``
-    ((H, W, 3) float in [0, 1]) has the sparsest gradients, the first on a tie; the first
-    estimate's ``sharpening``), from one deconvolution per estimate and one by a delta.
-
-    ``stop_below``: when the first estimate's sharpening is under it, (0, that sharpening) without
-    deconvolving by the others: the route deconvolves no such photo, whichever estimate wins.
-    ``rank``: the deconvolution the estimates are ranked by, when not ``deconvolve`` (by which the
-    sharpening is measured): a shorter schedule ranks them as well (``route.RANKING_DECONVOLUTION``)."""
-    region = estimates[0].region
-    by_delta, by_first = region_sparsity(pixels, region, [DELTA, estimates[0].kernel], deconvolve)
-    first_sharpening = by_delta / by_first
-    if stop_below is not None and first_sharpening < stop_below:
-        return 0, first_sharpening
-    if rank is None:
-        scores = [by_first] + region_sparsity(pixels, region, [e.kernel for e in estimates[1:]], deconvolve)
-    else:
-        scores = region_sparsity(pixels, region, [e.kernel for e in estimates], rank)
-    return int(np.argmin(scores)), first_sharpening
+def sharpest(pixels: np.ndarray, estimates: Sequence[KernelEstimate], deconvolve: Deconvolver) -> int:
+    """Index of the estimate whose deconvolution of the first estimate's region of ``pixels``
+    ((H, W, 3) float in [0, 1]) has the sparsest gradients, the first on a tie. ``deconvolve``
+    only ranks them: a short schedule ranks them as a long one (``route.RANKING_DECONVOLUTION``)."""
+    return int(np.argmin(region_sparsity(pixels, estimates[0].region, [e.kernel for e in estimates], deconvolve)))
 
 
 def sharpening(pixels: np.ndarray, estimate: KernelEstimate, deconvolve: Deconvolver) -> float:

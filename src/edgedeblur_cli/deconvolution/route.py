@@ -168,9 +168,9 @@ def estimate_for(
 
     The first setting is estimated first. ``rule``: the route's (``route_photo``), which judges
     that estimate alone and deconvolves nothing where it fails the rule's kernel or sharpening
-    checks; it is returned as it is when it fails the kernel checks (no other setting, no
-    deconvolution), or without the choice when it fails the sharpening check (two deconvolutions
-    instead of four). Photos the rule may take get the same estimate as without it.
+    checks; it is returned as it is, with no other setting estimated, when it fails the kernel
+    checks (no deconvolution) or the sharpening check (the check's two deconvolutions of the
+    region). Photos the rule may take get the same estimate as without it.
 
     ``straight``: each estimate that is already a straight line is replaced by the straight
     motion the photo's cepstrum measures (``straight.straighten``), before the rule judges it; a
@@ -199,35 +199,29 @@ def estimate_for(
     def region_deconvolver(options: DeconvolutionOptions) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         return lambda crop, kernel: deconvolve_pixels(crop, kernel, prior, noise, options, compressed)
 
-    deconvolve_region = region_deconvolver(BLIND_DECONVOLUTION)  # as the sharpening check was chosen on
-
-    if "straight" in first.details:
+    trusted_line = "straight" in first.details and rule is not None and rule.trust_straight
+    if not trusted_line:  # on the schedule the rule's bound was chosen on
+        first.details["sharpening"] = sharpening(pixels, first, region_deconvolver(BLIND_DECONVOLUTION))
+    if "straight" in first.details or (rule is not None and first.details["sharpening"] < rule.min_sharpening):
         # A line the cepstrum confirms is trusted over the other settings, whose sparser
         # deconvolutions chose a wrong kernel over it (research log 2026-12-07, fourth session);
-        # the rule does not ask it to sharpen (``BlindRule.trust_straight``), so nothing is deconvolved.
+        # the rule does not ask it to sharpen (``BlindRule.trust_straight``). A first estimate
+        # that does not sharpen the photo, the rule refuses whichever setting would win.
         first.details.update(first_setting=first, candidate=0)
-        if rule is None or not rule.trust_straight:
-            first.details["sharpening"] = sharpening(pixels, first, deconvolve_region)
         return first
     estimates = [first] + [straightened(e) for e in _side_by_side(pixels, settings[1:], denoise)]
-    index = _chosen(pixels, estimates, deconvolve_region, region_deconvolver(RANKING_DECONVOLUTION), None if rule is None else rule.min_sharpening)
+    index = _chosen(pixels, estimates, region_deconvolver(RANKING_DECONVOLUTION))
     chosen = estimates[index]
     chosen.details["candidate"] = index
     chosen.details["first_setting"] = first
     return chosen
 
 
-def _chosen(pixels: np.ndarray, estimates: list[KernelEstimate], deconvolve_region: Callable, rank_region: Callable, stop_below: float | None) -> int:
+def _chosen(pixels: np.ndarray, estimates: list[KernelEstimate], rank_region: Callable) -> int:
     """The index of the estimate to deconvolve by: the first straight line (``straight.py``), else
-    the sharpest deconvolution (``choose.sharpest``, ranked by ``rank_region``). Records the first
-    estimate's sharpening (by ``deconvolve_region``), which the rule judges
-    (``BlindRule.min_sharpening``); below ``stop_below``, 0 without deconvolving the others."""
-    first = estimates[0]
-    index, first.details["sharpening"] = sharpest(pixels, estimates, deconvolve_region, stop_below, rank=rank_region)
+    the sharpest deconvolution (``choose.sharpest``, ranked by ``rank_region``)."""
     lines = [i for i, e in enumerate(estimates) if "straight" in e.details]
-    if lines and first.details["sharpening"] >= (stop_below or 0):
-        index = lines[0]
-    return index
+    return lines[0] if lines else sharpest(pixels, estimates, rank_region)
 
 
 def _side_by_side(pixels: np.ndarray, settings: list[EstimationOptions], denoise: Denoiser) -> list[KernelEstimate]:
