@@ -428,8 +428,8 @@ MUTANTS = [
     Mutant(
         "a line the cepstrum confirms is chosen among the settings by sparsity, like any estimate",
         "src/edgedeblur_cli/deconvolution/route.py",
-        '    if "straight" in first.details:\n',
-        "    if False:\n",
+        '    if "straight" in first.details or (rule',
+        "    if False or (rule",
         ("tests/test_kernel_path.py::test_a_line_the_cepstrum_confirms_wins_over_a_sharper_deconvolution",),
     ),
     Mutant(
