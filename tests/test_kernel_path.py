@@ -464,7 +464,6 @@ def test_the_choice_ranks_on_a_short_schedule_and_the_sharpening_on_the_blind_on
     """Ranking the region's deconvolutions by sparsity needs fewer rounds than the blind route's
     (``RANKING_DECONVOLUTION``); the sharpening check keeps the schedule its bound was chosen on."""
     from edgedeblur_cli.deconvolution import route
-    from edgedeblur_cli.deconvolution.route import RANKING_DECONVOLUTION
 
     assert RANKING_DECONVOLUTION.iterations < BLIND_DECONVOLUTION.iterations
     assert replace(RANKING_DECONVOLUTION, iterations=BLIND_DECONVOLUTION.iterations) == BLIND_DECONVOLUTION

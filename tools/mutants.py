@@ -572,7 +572,7 @@ MUTANTS = [
     Mutant(
         "the default's estimates carry the sharpening of no blur at all",
         "src/edgedeblur_cli/deconvolution/route.py",
-        '        first.details["sharpening"] = sharpening(pixels, first, region_deconvolver(BLIND_DECONVOLUTION))\n',
+        '        first.details["sharpening"] = sharpening(pixels, first, region_deconvolver(prior, noise, BLIND_DECONVOLUTION, compressed))\n',
         '        first.details["sharpening"] = 1.0\n',
         ("tests/test_kernel_path.py::test_the_choice_ranks_on_a_short_schedule_and_the_sharpening_on_the_blind_one",),
     ),
@@ -600,15 +600,15 @@ MUTANTS = [
     Mutant(
         "the sharpening check measures on the ranking's short schedule",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "sharpening(pixels, first, region_deconvolver(BLIND_DECONVOLUTION))",
-        "sharpening(pixels, first, region_deconvolver(RANKING_DECONVOLUTION))",
+        "sharpening(pixels, first, region_deconvolver(prior, noise, BLIND_DECONVOLUTION, compressed))",
+        "sharpening(pixels, first, region_deconvolver(prior, noise, RANKING_DECONVOLUTION, compressed))",
         ("tests/test_kernel_path.py::test_the_choice_ranks_on_a_short_schedule_and_the_sharpening_on_the_blind_one",),
     ),
     Mutant(
         "the choice ranks by the sharpening's deconvolutions, not the ranking's",
         "src/edgedeblur_cli/deconvolution/route.py",
-        "_chosen(pixels, estimates, region_deconvolver(RANKING_DECONVOLUTION))",
-        "_chosen(pixels, estimates, region_deconvolver(BLIND_DECONVOLUTION))",
+        "_chosen(pixels, estimates, region_deconvolver(prior, noise, RANKING_DECONVOLUTION, compressed))",
+        "_chosen(pixels, estimates, region_deconvolver(prior, noise, BLIND_DECONVOLUTION, compressed))",
         ("tests/test_kernel_path.py::test_the_choice_ranks_on_a_short_schedule_and_the_sharpening_on_the_blind_one",),
     ),
     Mutant(

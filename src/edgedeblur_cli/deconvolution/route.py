@@ -143,6 +143,12 @@ def prior_denoiser(prior: nn.Module) -> Denoiser:
     return denoise
 
 
+def region_deconvolver(prior: nn.Module, noise: float | None, options: DeconvolutionOptions, compressed: bool) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``deconvolve_pixels`` with ``options`` as a plain ((h, w, 3) region, (k, k) kernel) ->
+    (h, w, 3) deconvolver: what ``choose`` measures the sharpening and ranks estimates by."""
+    return lambda crop, kernel: deconvolve_pixels(crop, kernel, prior, noise, options, compressed)
+
+
 def estimate_for(
     pixels: np.ndarray,
     prior: nn.Module | None,
@@ -196,12 +202,9 @@ def estimate_for(
         first.details.update(first_setting=first, candidate=0)
         return first
 
-    def region_deconvolver(options: DeconvolutionOptions) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        return lambda crop, kernel: deconvolve_pixels(crop, kernel, prior, noise, options, compressed)
-
     trusted_line = "straight" in first.details and rule is not None and rule.trust_straight
     if not trusted_line:  # on the schedule the rule's bound was chosen on
-        first.details["sharpening"] = sharpening(pixels, first, region_deconvolver(BLIND_DECONVOLUTION))
+        first.details["sharpening"] = sharpening(pixels, first, region_deconvolver(prior, noise, BLIND_DECONVOLUTION, compressed))
     if "straight" in first.details or (rule is not None and first.details["sharpening"] < rule.min_sharpening):
         # A line the cepstrum confirms is trusted over the other settings, whose sparser
         # deconvolutions chose a wrong kernel over it (research log 2026-12-07, fourth session);
@@ -210,7 +213,7 @@ def estimate_for(
         first.details.update(first_setting=first, candidate=0)
         return first
     estimates = [first] + [straightened(e) for e in _side_by_side(pixels, settings[1:], denoise)]
-    index = _chosen(pixels, estimates, region_deconvolver(RANKING_DECONVOLUTION))
+    index = _chosen(pixels, estimates, region_deconvolver(prior, noise, RANKING_DECONVOLUTION, compressed))
     chosen = estimates[index]
     chosen.details["candidate"] = index
     chosen.details["first_setting"] = first
@@ -305,7 +308,7 @@ def _sharpens_and_explains(pixels: np.ndarray, estimate: KernelEstimate, prior: 
     Records each in ``estimate.details`` as it is measured."""
     judged = judged_estimate(estimate)
     if "sharpening" not in judged.details:  # an estimate not made by ``estimate_for``
-        judged.details["sharpening"] = sharpening(pixels, judged, lambda crop, kernel: deconvolve_pixels(crop, kernel, prior, noise, BLIND_DECONVOLUTION, compressed))
+        judged.details["sharpening"] = sharpening(pixels, judged, region_deconvolver(prior, noise, BLIND_DECONVOLUTION, compressed))
     estimate.details["sharpening"] = judged.details["sharpening"]
     if judged.details["sharpening"] < rule.min_sharpening:
         return False
