@@ -128,13 +128,25 @@ def shock_filter(image: np.ndarray, steps: int = 3, dt: float = 0.5) -> np.ndarr
 
 
 def gradients(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forward differences (x, y), circular: the Fourier solvers assume periodic images."""
-    return np.roll(image, -1, 1) - image, np.roll(image, -1, 0) - image
+    """Forward differences (x, y), circular: the Fourier solvers assume periodic images.
+    (Slices, not ``np.roll``: the same numbers without two rolled copies per call.)"""
+    gx, gy = np.empty_like(image), np.empty_like(image)
+    np.subtract(image[:, 1:], image[:, :-1], out=gx[:, :-1])
+    np.subtract(image[:, :1], image[:, -1:], out=gx[:, -1:])
+    np.subtract(image[1:], image[:-1], out=gy[:-1])
+    np.subtract(image[:1], image[-1:], out=gy[-1:])
+    return gx, gy
 
 
 def gradients_adjoint(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """The adjoint of ``gradients`` applied to (gx, gy): backward differences, negated."""
-    return np.roll(gx, 1, 1) - gx + np.roll(gy, 1, 0) - gy
+    out = np.empty_like(gx)
+    np.subtract(gx[:, :-1], gx[:, 1:], out=out[:, 1:])
+    np.subtract(gx[:, -1:], gx[:, :1], out=out[:, :1])
+    out[1:] += gy[:-1]
+    out[:1] += gy[-1:]
+    out -= gy
+    return out
 
 
 def _otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -173,12 +185,14 @@ def select_edges(gx: np.ndarray, gy: np.ndarray, useful: np.ndarray, kernel_side
     return mask
 
 
-def solve_kernel(px, py, bx, by, side: int, weight: float) -> np.ndarray:
-    """argmin_k |px (*) k - bx|^2 + |py (*) k - by|^2 + weight |k|^2, cut to side x side (Fourier)."""
+def solve_kernel(px, py, bx, by, side: int, weight: float, blurred_spectra: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """argmin_k |px (*) k - bx|^2 + |py (*) k - by|^2 + weight |k|^2, cut to side x side (Fourier).
+    ``blurred_spectra``: ``rfft2`` of (bx, by), when the caller fits them again and again."""
     mean_power = float(np.square(px).sum() + np.square(py).sum())  # over the full spectrum (Parseval)
     if mean_power <= 0:  # no edge selected: nothing to fit, assume no blur
         return _delta(side)
-    fpx, fpy, fbx, fby = (np.fft.rfft2(a) for a in (px, py, bx, by))
+    fpx, fpy = np.fft.rfft2(px), np.fft.rfft2(py)
+    fbx, fby = blurred_spectra if blurred_spectra is not None else (np.fft.rfft2(bx), np.fft.rfft2(by))
     power = np.abs(fpx) ** 2 + np.abs(fpy) ** 2
     spectrum = (np.conj(fpx) * fbx + np.conj(fpy) * fby) / (power + weight * mean_power)
     full = np.fft.irfft2(spectrum, s=px.shape)
@@ -328,14 +342,17 @@ def _shock_rounds(blurred, latent, kernel, side: int, keep: np.ndarray, options:
     return kernel, latent
 
 
-def l0_latent(blurred: np.ndarray, kernel: np.ndarray, weight: float, beta_max: float = 1e5, step: float = 2.0) -> np.ndarray:
+def l0_latent(
+    blurred: np.ndarray, kernel: np.ndarray, weight: float, beta_max: float = 1e5, step: float = 2.0, spectra: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """argmin_L |L (*) k - B|^2 + weight |grad L|_0 by half-quadratic splitting (Xu et al. 2011;
-    Pan et al. 2014): sharp, piecewise-flat edges, exactly what the kernel fit needs."""
+    Pan et al. 2014): sharp, piecewise-flat edges, exactly what the kernel fit needs.
+    ``spectra``: ``_l0_spectra(blurred)``, when the caller solves for the same image again and again."""
     shape = blurred.shape
     fk = _otf(kernel, shape)
-    dx, dy = _difference_otfs(shape)
-    numerator = np.conj(fk) * np.fft.rfft2(blurred)
-    power, grad_power = np.abs(fk) ** 2, np.abs(dx) ** 2 + np.abs(dy) ** 2
+    blurred_spectrum, grad_power = _l0_spectra(blurred) if spectra is None else spectra
+    numerator = np.conj(fk) * blurred_spectrum
+    power = np.abs(fk) ** 2
     latent = blurred.astype(np.float64)
     beta = 2 * weight
     while beta < beta_max:
@@ -350,6 +367,13 @@ def l0_latent(blurred: np.ndarray, kernel: np.ndarray, weight: float, beta_max: 
     return latent.astype(np.float32)
 
 
+def _l0_spectra(blurred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the blurred image's half spectrum, the gradients' power |dx|^2 + |dy|^2): what every
+    ``l0_latent`` of the same image shares, whatever its kernel."""
+    dx, dy = _difference_otfs(blurred.shape)
+    return np.fft.rfft2(blurred), np.abs(dx) ** 2 + np.abs(dy) ** 2
+
+
 def _difference_otfs(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Transfer functions of ``gradients``: the forward differences as true convolutions."""
     return _otf(np.array([[0, 0, 0], [1, -1, 0], [0, 0, 0]], float), shape), _otf(np.array([[0, 1, 0], [0, -1, 0], [0, 0, 0]], float), shape)
@@ -361,10 +385,13 @@ def _l0_rounds(blurred, kernel, side: int, keep: np.ndarray, options: Estimation
     bx, by = gradients(tapered)
     weight = options.l0_fine_weight + (options.l0_weight - options.l0_fine_weight) * coarseness
     latent = tapered
+    # Every round fits the same blurred image: its transforms are made once per scale.
+    bx, by = bx * keep, by * keep
+    spectra, blurred_spectra = _l0_spectra(tapered), (np.fft.rfft2(bx), np.fft.rfft2(by))
     for _ in range(options.rounds):
-        latent = l0_latent(tapered, kernel, weight, step=options.beta_step)
+        latent = l0_latent(tapered, kernel, weight, step=options.beta_step, spectra=spectra)
         gx, gy = gradients(latent)
-        kernel = clean_kernel(solve_kernel(gx * keep, gy * keep, bx * keep, by * keep, side, options.kernel_weight))
+        kernel = clean_kernel(solve_kernel(gx * keep, gy * keep, bx, by, side, options.kernel_weight, blurred_spectra))
         weight = max(weight * 0.9, 1e-4)
     return kernel, latent
 
