@@ -448,7 +448,7 @@ MUTANTS = [
     ),
     Mutant(
         "the estimator's kernel solve drops the blurred gradients of one direction",
-        "src/edgedeblur_cli/deconvolution/estimate.py",
+        "src/edgedeblur_cli/deconvolution/latent.py",
         "    spectrum = (np.conj(fpx) * fbx + np.conj(fpy) * fby) / (power + weight * mean_power)",
         "    spectrum = (np.conj(fpx) * fbx) / (power + weight * mean_power)",
         ("tests/test_kernel_path.py::test_the_estimator_recovers_a_motion_kernel",),

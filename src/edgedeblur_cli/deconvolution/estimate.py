@@ -11,8 +11,9 @@ when a denoiser is given (the default passes its learned prior). At each scale, 
    Tikhonov term, closed form in the Fourier domain; then clean it (no negatives, entries
    under 5% of the peak and specks cut, centred on its centroid).
 
-Pure NumPy/OpenCV on a few hundred pixels: about a second per region for any photo size
-(real-input FFTs; the L0 step transforms one array per inner step).
+The solvers themselves are in ``latent.py``. Pure NumPy/OpenCV on a few hundred pixels: about
+a second per region for any photo size (real-input FFTs; the L0 step transforms one array per
+inner step).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .kernels import centered, kernel_fill, kernel_radius
+from .kernels import kernel_fill, kernel_radius
+from .latent import clean_kernel, delta_kernel, deconvolve_latent, gradients, l0_latent, l0_spectra, otf, select_edges, shock_filter, solve_kernel, taper, usefulness
 
 SATURATED = 0.97  # pixels this bright (any channel) break the convolution model
 SIZES = (35, 59, 95)  # kernel sides tried in turn when none is given: room around the kernel, as it moves while fitted
@@ -117,123 +119,6 @@ def kernel_agreement(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.clip(correlation.max() / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12), 0, 1))
 
 
-def shock_filter(image: np.ndarray, steps: int = 3, dt: float = 0.5) -> np.ndarray:
-    """Osher-Rudin shock filter: pushes values apart across edges, restoring steps from ramps."""
-    out = image.copy()
-    for _ in range(steps):
-        gy, gx = np.gradient(out)
-        laplacian = cv2.Laplacian(out, cv2.CV_32F)
-        out = out - dt * np.sign(laplacian) * np.hypot(gx, gy)
-    return out
-
-
-def gradients(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forward differences (x, y), circular: the Fourier solvers assume periodic images.
-    (Slices, not ``np.roll``: the same numbers without two rolled copies per call.)"""
-    gx, gy = np.empty_like(image), np.empty_like(image)
-    np.subtract(image[:, 1:], image[:, :-1], out=gx[:, :-1])
-    np.subtract(image[:, :1], image[:, -1:], out=gx[:, -1:])
-    np.subtract(image[1:], image[:-1], out=gy[:-1])
-    np.subtract(image[:1], image[-1:], out=gy[-1:])
-    return gx, gy
-
-
-def gradients_adjoint(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """The adjoint of ``gradients`` applied to (gx, gy): backward differences, negated."""
-    out = np.empty_like(gx)
-    np.subtract(gx[:, :-1], gx[:, 1:], out=out[:, 1:])
-    np.subtract(gx[:, -1:], gx[:, :1], out=out[:, :1])
-    out[1:] += gy[:-1]
-    out[:1] += gy[-1:]
-    out -= gy
-    return out
-
-
-def _otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The kernel's transfer function on a periodic ``shape`` grid, half-spectrum (``rfft2``):
-    every image here is real, and the half spectrum costs half the full one."""
-    padded = np.zeros(shape)
-    kh, kw = kernel.shape
-    padded[:kh, :kw] = kernel
-    return np.fft.rfft2(np.roll(padded, (-(kh // 2), -(kw // 2)), axis=(0, 1)))
-
-
-def usefulness(gx: np.ndarray, gy: np.ndarray, window: int) -> np.ndarray:
-    """Xu & Jia's r-map: |sum of gradients| / (sum of |gradients| + 0.5) over a window; near 1 on
-    isolated edges wider than the window, near 0 on fine texture that blur washes out."""
-    box = lambda a: cv2.boxFilter(a, -1, (window, window), normalize=False, borderType=cv2.BORDER_REFLECT)  # noqa: E731
-    return np.hypot(box(gx), box(gy)) / (box(np.hypot(gx, gy)) + 0.5)
-
-
-def select_edges(gx: np.ndarray, gy: np.ndarray, useful: np.ndarray, kernel_side: int, share: float, useful_min: float = 0.25) -> np.ndarray:
-    """Mask of gradients to fit the kernel on: useful ones, the strongest ``share`` per orientation.
-
-    Cho & Lee's rule keeps at least ~2 sqrt(kernel pixels) per orientation bin, so every
-    direction of the kernel is constrained.
-    """
-    magnitude = np.hypot(gx, gy) * (useful > useful_min)
-    angle = (np.arctan2(gy, gx) % math.pi) // (math.pi / 4)
-    mask = np.zeros(gx.shape, dtype=bool)
-    least = int(2 * kernel_side)
-    for b in range(4):
-        values = magnitude[(angle == b) & (magnitude > 0)]
-        if values.size == 0:
-            continue
-        keep = max(least, int(share * values.size))
-        threshold = np.sort(values)[::-1][min(keep, values.size) - 1]
-        mask |= (angle == b) & (magnitude >= threshold) & (magnitude > 0)
-    return mask
-
-
-def solve_kernel(px, py, bx, by, side: int, weight: float, blurred_spectra: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """argmin_k |px (*) k - bx|^2 + |py (*) k - by|^2 + weight |k|^2, cut to side x side (Fourier).
-    ``blurred_spectra``: ``rfft2`` of (bx, by), when the caller fits them again and again."""
-    mean_power = float(np.square(px).sum() + np.square(py).sum())  # over the full spectrum (Parseval)
-    if mean_power <= 0:  # no edge selected: nothing to fit, assume no blur
-        return _delta(side)
-    fpx, fpy = np.fft.rfft2(px), np.fft.rfft2(py)
-    fbx, fby = blurred_spectra if blurred_spectra is not None else (np.fft.rfft2(bx), np.fft.rfft2(by))
-    power = np.abs(fpx) ** 2 + np.abs(fpy) ** 2
-    spectrum = (np.conj(fpx) * fbx + np.conj(fpy) * fby) / (power + weight * mean_power)
-    full = np.fft.irfft2(spectrum, s=px.shape)
-    r = side // 2
-    return np.roll(full, (r, r), axis=(0, 1))[:side, :side]
-
-
-def clean_kernel(kernel: np.ndarray, floor: float = 0.05) -> np.ndarray:
-    """Non-negative, entries under ``floor`` x peak zeroed, specks under 10% of the mass cut, centred, sum 1."""
-    k = np.clip(kernel, 0, None)
-    if k.max() <= 0:
-        out = np.zeros_like(k)
-        out[k.shape[0] // 2, k.shape[1] // 2] = 1
-        return out
-    k[k < floor * k.max()] = 0
-    count, labels = cv2.connectedComponents((k > 0).astype(np.uint8), connectivity=8)
-    if count > 2:
-        masses = np.array([k[labels == i].sum() for i in range(1, count)])
-        for i, mass in enumerate(masses, start=1):
-            if mass < 0.1 * masses.sum() and mass < masses.max():
-                k[labels == i] = 0
-    return centered(k / k.sum())
-
-
-def deconvolve_latent(blurred: np.ndarray, kernel: np.ndarray, weight: float) -> np.ndarray:
-    """argmin_L |L (*) k - B|^2 + weight |grad L|^2, closed form (periodic)."""
-    shape = blurred.shape
-    fk = _otf(kernel, shape)
-    dx, dy = _difference_otfs(shape)
-    spectrum = np.conj(fk) * np.fft.rfft2(blurred) / (np.abs(fk) ** 2 + weight * (np.abs(dx) ** 2 + np.abs(dy) ** 2))
-    return np.fft.irfft2(spectrum, s=shape).astype(np.float32)
-
-
-def taper(image: np.ndarray, margin: int) -> np.ndarray:
-    """Fade the borders into the mean, so periodic solvers see no seam at the wrap."""
-    h, w = image.shape
-    ramp = lambda n: np.minimum(1, np.minimum(np.arange(n) + 1, np.arange(n)[::-1] + 1) / max(margin, 1))  # noqa: E731
-    alpha = np.outer(ramp(h), ramp(w)).astype(np.float32)
-    return alpha * image + (1 - alpha) * image.mean()
-
-
 def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA if shape[0] < image.shape[0] else cv2.INTER_LINEAR)
 
@@ -308,7 +193,7 @@ def _estimate_region(crop: np.ndarray, clipped: np.ndarray, options: EstimationO
         keep = _resize((~saturated).astype(np.float32), shape) > 0.99
         if keep.mean() < 0.25:  # mostly clipped: masking would leave nothing to fit
             keep[:] = True
-        kernel = _delta(k_side) if kernel is None else _rescale_kernel(kernel, k_side)
+        kernel = delta_kernel(k_side) if kernel is None else _rescale_kernel(kernel, k_side)
         latent = blurred.copy() if latent is None else _resize(latent, shape)
         if options.edges == "l0":
             kernel, latent = _l0_rounds(blurred, kernel, k_side, keep, options, s / max(scales - 1, 1))
@@ -342,43 +227,6 @@ def _shock_rounds(blurred, latent, kernel, side: int, keep: np.ndarray, options:
     return kernel, latent
 
 
-def l0_latent(
-    blurred: np.ndarray, kernel: np.ndarray, weight: float, beta_max: float = 1e5, step: float = 2.0, spectra: tuple[np.ndarray, np.ndarray] | None = None
-) -> np.ndarray:
-    """argmin_L |L (*) k - B|^2 + weight |grad L|_0 by half-quadratic splitting (Xu et al. 2011;
-    Pan et al. 2014): sharp, piecewise-flat edges, exactly what the kernel fit needs.
-    ``spectra``: ``_l0_spectra(blurred)``, when the caller solves for the same image again and again."""
-    shape = blurred.shape
-    fk = _otf(kernel, shape)
-    blurred_spectrum, grad_power = _l0_spectra(blurred) if spectra is None else spectra
-    numerator = np.conj(fk) * blurred_spectrum
-    power = np.abs(fk) ** 2
-    latent = blurred.astype(np.float64)
-    beta = 2 * weight
-    while beta < beta_max:
-        gx, gy = gradients(latent)
-        small = gx**2 + gy**2 < weight / beta
-        gx[small] = 0
-        gy[small] = 0
-        # conj(dx) F(gx) + conj(dy) F(gy), as one transform of the differences' adjoint.
-        spectrum = (numerator + beta * np.fft.rfft2(gradients_adjoint(gx, gy))) / (power + beta * grad_power)
-        latent = np.fft.irfft2(spectrum, s=shape)
-        beta *= step
-    return latent.astype(np.float32)
-
-
-def _l0_spectra(blurred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the blurred image's half spectrum, the gradients' power |dx|^2 + |dy|^2): what every
-    ``l0_latent`` of the same image shares, whatever its kernel."""
-    dx, dy = _difference_otfs(blurred.shape)
-    return np.fft.rfft2(blurred), np.abs(dx) ** 2 + np.abs(dy) ** 2
-
-
-def _difference_otfs(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Transfer functions of ``gradients``: the forward differences as true convolutions."""
-    return _otf(np.array([[0, 0, 0], [1, -1, 0], [0, 0, 0]], float), shape), _otf(np.array([[0, 1, 0], [0, -1, 0], [0, 0, 0]], float), shape)
-
-
 def _l0_rounds(blurred, kernel, side: int, keep: np.ndarray, options: EstimationOptions, coarseness: float):
     """The rounds of one scale with an L0-gradient latent image; the weight relaxes towards the fine scales."""
     tapered = taper(blurred, side)
@@ -387,7 +235,7 @@ def _l0_rounds(blurred, kernel, side: int, keep: np.ndarray, options: Estimation
     latent = tapered
     # Every round fits the same blurred image: its transforms are made once per scale.
     bx, by = bx * keep, by * keep
-    spectra, blurred_spectra = _l0_spectra(tapered), (np.fft.rfft2(bx), np.fft.rfft2(by))
+    spectra, blurred_spectra = l0_spectra(tapered), (np.fft.rfft2(bx), np.fft.rfft2(by))
     for _ in range(options.rounds):
         latent = l0_latent(tapered, kernel, weight, step=options.beta_step, spectra=spectra)
         gx, gy = gradients(latent)
@@ -401,12 +249,6 @@ def _grow(mask: np.ndarray, side: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), np.ones((side, side), np.uint8)) > 0
 
 
-def _delta(side: int) -> np.ndarray:
-    k = np.zeros((side, side))
-    k[side // 2, side // 2] = 1
-    return k
-
-
 def _rescale_kernel(kernel: np.ndarray, side: int) -> np.ndarray:
     k = cv2.resize(kernel.astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR).astype(np.float64)
     return clean_kernel(k / max(k.sum(), 1e-12))
@@ -416,7 +258,7 @@ def _fit_quality(blurred: np.ndarray, latent: np.ndarray, kernel: np.ndarray, sa
     """(confidence in [0, 1], relative re-blur residual): how much of the blurred image's
     gradient energy the latent image, blurred by the kernel, explains (unsaturated, inner part)."""
     m = kernel.shape[0]
-    reblurred = np.fft.irfft2(np.fft.rfft2(latent) * _otf(kernel, latent.shape), s=latent.shape).astype(np.float32)
+    reblurred = np.fft.irfft2(np.fft.rfft2(latent) * otf(kernel, latent.shape), s=latent.shape).astype(np.float32)
     inner = (slice(m, -m), slice(m, -m)) if min(blurred.shape) > 4 * m else (slice(None), slice(None))
     ok = ~saturated[inner]
     bx, by = gradients(blurred)
