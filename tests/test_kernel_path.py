@@ -287,6 +287,21 @@ def test_the_estimator_recovers_a_motion_kernel():
     assert takes_kernel_path(estimate)
 
 
+def test_the_solvers_shared_transforms_give_what_they_would_compute():
+    """The estimator transforms each scale's blurred image once for all its rounds
+    (``l0_spectra``, ``blurred_spectra``): the same result, to the bit, as each solver's own."""
+    from edgedeblur_cli.deconvolution.latent import gradients, l0_latent, l0_spectra, solve_kernel
+
+    rng = np.random.default_rng(0)
+    blurred, sharp = rng.random((48, 40)), rng.random((48, 40))
+    kernel = motion_kernel(7, 30).astype(np.float64)
+    assert np.array_equal(l0_latent(blurred, kernel, 4e-3, spectra=l0_spectra(blurred)), l0_latent(blurred, kernel, 4e-3))
+    (px, py), (bx, by) = gradients(sharp), gradients(blurred)
+    shared = (np.fft.rfft2(bx), np.fft.rfft2(by))
+    assert np.array_equal(solve_kernel(px, py, bx, by, 9, 0.2, shared), solve_kernel(px, py, bx, by, 9, 0.2))
+    assert not np.array_equal(l0_latent(blurred, kernel, 4e-3, spectra=l0_spectra(sharp)), l0_latent(blurred, kernel, 4e-3))
+
+
 @needs_photos
 @pytest.mark.parametrize("angle", [30, 150])
 def test_the_cepstrum_measures_a_straight_motion(angle):
