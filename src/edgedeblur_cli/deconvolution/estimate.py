@@ -27,7 +27,20 @@ import cv2
 import numpy as np
 
 from .kernels import kernel_fill, kernel_radius
-from .latent import clean_kernel, delta_kernel, deconvolve_latent, gradients, l0_latent, l0_spectra, otf, select_edges, shock_filter, solve_kernel, taper, usefulness
+from .latent import (
+    clean_kernel,
+    deconvolve_latent,
+    delta_kernel,
+    gradients,
+    l0_latent,
+    l0_spectra,
+    otf,
+    select_edges,
+    shock_filter,
+    solve_kernel,
+    taper,
+    usefulness,
+)
 
 SATURATED = 0.97  # pixels this bright (any channel) break the convolution model
 SIZES = (35, 59, 95)  # kernel sides tried in turn when none is given: room around the kernel, as it moves while fitted
