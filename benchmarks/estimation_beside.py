@@ -43,7 +43,7 @@ def estimate_one(index: int) -> None:
     print(edgedeblur_cli.__file__, file=sys.stderr)  # which checkout's code ran
     photo = load_photos(list_images(DEFAULT_DATA)[index : index + 1])
     shake = next(make for label, make in KERNEL_ROWS if label == ROWS[0])(photo, 0)[0]
-    blur_dev = blur_dev_cases(load_photos(list_images(DEFAULT_DATA)[:1]), 0)[index % 20]
+    blur_dev = blur_dev_cases(photo, 0)[index % 20]  # blur-dev's own photos, whatever it is given
     result = []
     for case in (shake, blur_dev):
         pixels = as_float(case.degraded)
@@ -55,8 +55,7 @@ def estimate_one(index: int) -> None:
 
 
 def run(src: Path, index: int) -> list[dict]:
-    env_path = f"{src}:{HERE}"
-    code = f"import sys; sys.path[:0] = {env_path.split(':')!r}; import estimation_beside as e; e.estimate_one({index})"
+    code = f"import sys; sys.path[:0] = {[str(src), str(HERE)]!r}; import estimation_beside as e; e.estimate_one({index})"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     if not out.stderr.strip().startswith(str(src)):
         raise SystemExit(f"the child ran {out.stderr.strip()!r}, not the code in {src}")

@@ -289,17 +289,17 @@ def test_the_estimator_recovers_a_motion_kernel():
 
 def test_the_solvers_shared_transforms_give_what_they_would_compute():
     """The estimator transforms each scale's blurred image once for all its rounds
-    (``l0_spectra``, ``blurred_spectra``): the same result, to the bit, as each solver's own."""
-    from edgedeblur_cli.deconvolution.latent import gradients, l0_latent, l0_spectra, solve_kernel
+    (``latent_spectra``, ``blurred_spectra``): the same result, to the bit, as each solver's own."""
+    from edgedeblur_cli.deconvolution.latent import gradients, l0_latent, latent_spectra, solve_kernel
 
     rng = np.random.default_rng(0)
     blurred, sharp = rng.random((48, 40)), rng.random((48, 40))
     kernel = motion_kernel(7, 30).astype(np.float64)
-    assert np.array_equal(l0_latent(blurred, kernel, 4e-3, spectra=l0_spectra(blurred)), l0_latent(blurred, kernel, 4e-3))
+    assert np.array_equal(l0_latent(blurred, kernel, 4e-3, spectra=latent_spectra(blurred)), l0_latent(blurred, kernel, 4e-3))
     (px, py), (bx, by) = gradients(sharp), gradients(blurred)
     shared = (np.fft.rfft2(bx), np.fft.rfft2(by))
     assert np.array_equal(solve_kernel(px, py, bx, by, 9, 0.2, shared), solve_kernel(px, py, bx, by, 9, 0.2))
-    assert not np.array_equal(l0_latent(blurred, kernel, 4e-3, spectra=l0_spectra(sharp)), l0_latent(blurred, kernel, 4e-3))
+    assert not np.array_equal(l0_latent(blurred, kernel, 4e-3, spectra=latent_spectra(sharp)), l0_latent(blurred, kernel, 4e-3))
 
 
 @needs_photos

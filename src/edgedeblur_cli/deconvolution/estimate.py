@@ -33,7 +33,7 @@ from .latent import (
     delta_kernel,
     gradients,
     l0_latent,
-    l0_spectra,
+    latent_spectra,
     otf,
     select_edges,
     shock_filter,
@@ -248,7 +248,7 @@ def _l0_rounds(blurred, kernel, side: int, keep: np.ndarray, options: Estimation
     latent = tapered
     # Every round fits the same blurred image: its transforms are made once per scale.
     bx, by = bx * keep, by * keep
-    spectra, blurred_spectra = l0_spectra(tapered), (np.fft.rfft2(bx), np.fft.rfft2(by))
+    spectra, blurred_spectra = latent_spectra(tapered), (np.fft.rfft2(bx), np.fft.rfft2(by))
     for _ in range(options.rounds):
         latent = l0_latent(tapered, kernel, weight, step=options.beta_step, spectra=spectra)
         gx, gy = gradients(latent)

@@ -108,9 +108,7 @@ def clean_kernel(kernel: np.ndarray, floor: float = 0.05) -> np.ndarray:
     """Non-negative, entries under ``floor`` x peak zeroed, specks under 10% of the mass cut, centred, sum 1."""
     k = np.clip(kernel, 0, None)
     if k.max() <= 0:
-        out = np.zeros_like(k)
-        out[k.shape[0] // 2, k.shape[1] // 2] = 1
-        return out
+        return delta_kernel(k.shape[0])
     k[k < floor * k.max()] = 0
     count, labels = cv2.connectedComponents((k > 0).astype(np.uint8), connectivity=8)
     if count > 2:
@@ -125,8 +123,8 @@ def deconvolve_latent(blurred: np.ndarray, kernel: np.ndarray, weight: float) ->
     """argmin_L |L (*) k - B|^2 + weight |grad L|^2, closed form (periodic)."""
     shape = blurred.shape
     fk = otf(kernel, shape)
-    dx, dy = _difference_otfs(shape)
-    spectrum = np.conj(fk) * np.fft.rfft2(blurred) / (np.abs(fk) ** 2 + weight * (np.abs(dx) ** 2 + np.abs(dy) ** 2))
+    blurred_spectrum, grad_power = latent_spectra(blurred)
+    spectrum = np.conj(fk) * blurred_spectrum / (np.abs(fk) ** 2 + weight * grad_power)
     return np.fft.irfft2(spectrum, s=shape).astype(np.float32)
 
 
@@ -143,10 +141,10 @@ def l0_latent(
 ) -> np.ndarray:
     """argmin_L |L (*) k - B|^2 + weight |grad L|_0 by half-quadratic splitting (Xu et al. 2011;
     Pan et al. 2014): sharp, piecewise-flat edges, exactly what the kernel fit needs.
-    ``spectra``: ``l0_spectra(blurred)``, when the caller solves for the same image again and again."""
+    ``spectra``: ``latent_spectra(blurred)``, when the caller solves for the same image again and again."""
     shape = blurred.shape
     fk = otf(kernel, shape)
-    blurred_spectrum, grad_power = l0_spectra(blurred) if spectra is None else spectra
+    blurred_spectrum, grad_power = latent_spectra(blurred) if spectra is None else spectra
     numerator = np.conj(fk) * blurred_spectrum
     power = np.abs(fk) ** 2
     latent = blurred.astype(np.float64)
@@ -163,9 +161,9 @@ def l0_latent(
     return latent.astype(np.float32)
 
 
-def l0_spectra(blurred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def latent_spectra(blurred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(the blurred image's half spectrum, the gradients' power |dx|^2 + |dy|^2): what every
-    ``l0_latent`` of the same image shares, whatever its kernel."""
+    latent solve of the same image (``l0_latent``, ``deconvolve_latent``) shares, whatever its kernel."""
     dx, dy = _difference_otfs(blurred.shape)
     return np.fft.rfft2(blurred), np.abs(dx) ** 2 + np.abs(dy) ** 2
 
