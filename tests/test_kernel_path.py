@@ -19,7 +19,7 @@ from PIL import Image
 
 from edgedeblur_cli.cli import main
 from edgedeblur_cli.deconvolution.deconvolve import BLOB_SCHEDULE, JPEG_BLOB_NOISE_SCALE, DeconvolutionOptions, blur, deconvolve, schedule_for, wiener
-from edgedeblur_cli.deconvolution.estimate import KernelEstimate, estimate_kernel, kernel_agreement
+from edgedeblur_cli.deconvolution.estimate import EstimationOptions, KernelEstimate, estimate_kernel, kernel_agreement
 from edgedeblur_cli.deconvolution.route import BLIND_DECONVOLUTION, CANDIDATES, RANKING_DECONVOLUTION, PRIOR_MODEL, BlindRule, deconvolve_pixels, estimate_for, route_photo, takes_kernel_path
 from edgedeblur_cli.deconvolution.kernels import KernelError, centered, defocus_kernel, gaussian_kernel, kernel_radius, motion_kernel, normalized, read_kernel
 from edgedeblur_cli.device import native_bfloat16
@@ -302,6 +302,41 @@ def test_the_solvers_shared_transforms_give_what_they_would_compute():
     assert not np.array_equal(l0_latent(blurred, kernel, 4e-3, spectra=latent_spectra(sharp)), l0_latent(blurred, kernel, 4e-3))
 
 
+def test_fft_friendly_sizes_are_the_nearest_with_small_prime_factors():
+    from edgedeblur_cli.deconvolution.estimate import fft_friendly
+
+    assert [fft_friendly(n) for n in (113, 226, 57, 283, 320, 160, 17)] == [112, 225, 56, 280, 320, 160, 16]
+    for n in range(16, 700):
+        m = fft_friendly(n)
+        assert all(p <= 7 for p in _prime_factors(m)), n
+        assert not any(all(p <= 7 for p in _prime_factors(c)) for c in range(n - abs(m - n) + 1, n + abs(m - n)) if c >= 16), n
+
+
+def _prime_factors(n: int) -> list[int]:
+    factors, p = [], 2
+    while n > 1:
+        while n % p == 0:
+            factors.append(p)
+            n //= p
+        p += 1
+    return factors
+
+
+def test_the_pyramid_below_the_region_takes_fft_friendly_shapes(monkeypatch):
+    """The coarser scales are sized for fast FFTs (a prime side costs NumPy several times as much);
+    the region itself is fitted as cut."""
+    from edgedeblur_cli.deconvolution import estimate as estimate_module
+
+    shapes, resize = [], estimate_module._resize
+    monkeypatch.setattr(estimate_module, "_resize", lambda image, shape: shapes.append(tuple(shape)) or resize(image, shape))
+    rng = np.random.default_rng(1)
+    sharp = cv2.GaussianBlur(rng.random((226, 226, 3)).astype(np.float32), (0, 0), 2)
+    estimate_kernel(np.clip(_blurred(sharp, motion_kernel(9, 30)), 0, 1), EstimationOptions(kernel_size=35, region=226, regions=1))
+    sides = {side for shape in shapes for side in shape}
+    assert 226 in sides and 112 in sides and 113 not in sides
+    assert all(all(p <= 7 for p in _prime_factors(side)) for side in sides - {226}), sorted(sides)
+
+
 @needs_photos
 @pytest.mark.parametrize("angle", [30, 150])
 def test_the_cepstrum_measures_a_straight_motion(angle):
@@ -440,7 +475,6 @@ def test_the_sharpest_deconvolution_chooses_the_right_kernel(prior):
 @needs_photos
 def test_the_default_keeps_the_sharpest_of_its_candidate_estimates(prior):
     """Each candidate setting is estimated; the one kept is the estimate of its own setting."""
-    from edgedeblur_cli.deconvolution.estimate import EstimationOptions
     from edgedeblur_cli.deconvolution.route import prior_denoiser
 
     blurred = _blurred(_photo(3, 320), motion_kernel(17, 30))

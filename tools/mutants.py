@@ -454,6 +454,13 @@ MUTANTS = [
         ("tests/test_kernel_path.py::test_the_estimator_recovers_a_motion_kernel",),
     ),
     Mutant(
+        "the estimator's coarser scales keep sizes NumPy transforms slowly (primes)",
+        "src/edgedeblur_cli/deconvolution/estimate.py",
+        "            shape = (fft_friendly(shape[0]), fft_friendly(shape[1]))\n",
+        "            pass\n",
+        ("tests/test_kernel_path.py::test_the_pyramid_below_the_region_takes_fft_friendly_shapes",),
+    ),
+    Mutant(
         "the size search grows on a few specks of noise on the window's border",
         "src/edgedeblur_cli/deconvolution/estimate.py",
         "    return bool(kernel.sum() - inner > GROW_MASS)",

@@ -140,6 +140,28 @@ def _odd(value: float) -> int:
     return max(3, int(round(value)) // 2 * 2 + 1)
 
 
+def _largest_prime_factor(n: int) -> int:
+    factor = 2
+    while factor * factor <= n:
+        while n % factor == 0 and n > factor:
+            n //= factor
+        factor += 1
+    return n
+
+
+def fft_friendly(n: int, least: int = 16) -> int:
+    """The size nearest ``n`` (>= ``least``) whose prime factors are all <= 7, the smaller on a tie.
+
+    NumPy's FFTs take a prime size by Bluestein's algorithm, several times slower (226 px, a
+    pyramid's second scale, costs 5x what 224 does). The nearest size, not the next larger one
+    (as ``cv2.getOptimalDFTSize`` gives), keeps the pyramid's steps even."""
+    for distance in range(n):
+        for m in (n - distance, n + distance):
+            if m >= least and _largest_prime_factor(m) <= 7:
+                return m
+    return max(n, least)
+
+
 Denoiser = Callable[[np.ndarray], np.ndarray]  # (h, w, 3) float in [0, 1] -> the same, denoised
 
 
@@ -201,6 +223,8 @@ def _estimate_region(crop: np.ndarray, clipped: np.ndarray, options: EstimationO
     for s in reversed(range(scales)):
         factor = options.scale_step ** (-s)
         shape = (max(16, int(round(rh * factor))), max(16, int(round(rw * factor))))
+        if s > 0:  # the coarser scales only: the region itself stays as cut, pixel for pixel
+            shape = (fft_friendly(shape[0]), fft_friendly(shape[1]))
         k_side = _odd(side * factor)
         blurred = _resize(blurred_full, shape)
         keep = _resize((~saturated).astype(np.float32), shape) > 0.99
