@@ -436,7 +436,7 @@ def test_the_kernel_commands_help_names_the_sizes_searched(runner):
 @needs_photos
 def test_the_default_fits_the_kernel_to_regions_the_prior_denoised(prior):
     kernel = motion_kernel(17, 30)
-    noisy = _blurred(_photo(3, 320), kernel, noise=0.02)
+    noisy = _blurred(_photo(0, 320), kernel, noise=0.02)
     as_they_are = kernel_agreement(estimate_kernel(noisy).kernel, kernel)
     denoised = estimate_for(noisy, prior)  # what the default and `edgedeblur kernel` use
     assert kernel_agreement(denoised.kernel, kernel) > max(0.85, as_they_are + 0.1)
@@ -571,7 +571,7 @@ def test_a_line_the_cepstrum_confirms_wins_over_a_sharper_deconvolution(prior, m
     from edgedeblur_cli.deconvolution import route
 
     truth = motion_kernel(17, 30)
-    noisy = _blurred(_photo(3, 320), truth, noise=0.02)
+    noisy = _blurred(_photo(4, 320), truth, noise=0.02)
     chosen = estimate_for(noisy, prior, straight=False)
     calls, estimates = [], []
     real, real_estimate = route.deconvolve_pixels, route.estimate_kernel
