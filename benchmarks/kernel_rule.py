@@ -162,7 +162,8 @@ def choose(rows: list) -> None:
         # route is not for (a kernel of the seed's blur can pass a loose rule and lose there).
         if any(mse_db([o for o, r in zip(out, rows) if r[0] == k]) < mse_db([r[5] for r in rows if r[0] == k]) - 0.1 for k in kinds):
             continue
-        gain = float(np.mean([o - r[4] for o, r in zip(out, rows) if r[1]]))  # over the kinds that may take it
+        may_take = [o - r[4] for o, r in zip(out, rows) if r[1]]  # over the kinds that may take it
+        gain = float(np.mean(may_take)) if may_take else 0.0  # only sharp kinds measured (--kinds): no gain to weigh
         scored[point] = (gain, sum(taken))
     if not scored:
         print("no rule meets the constraints")
