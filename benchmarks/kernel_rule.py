@@ -185,8 +185,9 @@ def choose(rows: list) -> None:
           f"fill {sorted(set(t[3] for t in ties))}, least residual {sorted(set(t[4] for t in ties))}, sharpening {sorted(set(t[5] for t in ties))}")
     print(f"chosen: radius >= {radius}, fill <= {fill}, confidence >= {confidence}, {least} <= re-blur residual <= {residual} x noise, sharpening >= {sharpening}: "
           f"mean gain {gain:+.3f} dB over the input, {taken} of {len(rows)} photos by kernel")
-    networks_only = float(np.mean([r[5] - r[4] for r in rows if r[1]]))
-    print(f"(the networks alone: {networks_only:+.3f} dB)")
+    if any(r[1] for r in rows):  # a family of sharp kinds only has no gain to compare
+        networks_only = float(np.mean([r[5] - r[4] for r in rows if r[1]]))
+        print(f"(the networks alone: {networks_only:+.3f} dB)")
     taken = [takes(r, point) for r in rows]
     for k in kinds:
         mine = [(t, r) for t, r in zip(taken, rows) if r[0] == k]
